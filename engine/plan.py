@@ -1,0 +1,126 @@
+"""From a sweep to simulation groups, trial blocks and shards.
+
+Trials are cut into fixed-size blocks; a block is the unit of randomness (its streams are
+derived from seed, model and block index) and of statistics. Shards are contiguous runs of
+blocks, so how a sweep is sharded never changes its answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import SpecError
+from engine.specs import KGrid, Mode, ModelSpec, ScenarioSpec, SweepSpec
+
+BLOCK_TRIALS = 1024
+"""Trials per block in standard mode. Fixed: changing it changes every stored result."""
+
+N_METRICS = 3  # cost, time, accuracy
+N_BINS = 256
+"""Interior bins of each per-k histogram (plus one underflow and one overflow bin)."""
+
+DEFAULT_MEMORY_LIMIT = 4 << 30
+
+
+@dataclass(frozen=True)
+class SimulationGroup:
+    """Scenarios that share one simulation: same model, parallelism, k_max and k grid."""
+
+    model: ModelSpec
+    parallelism: int
+    k_max: int
+    k_grid: KGrid
+    scenarios: tuple[ScenarioSpec, ...]
+
+    @property
+    def key(self) -> str:
+        """A readable, unique name within a sweep (shown in task arguments and logs)."""
+        return f"{self.model.key}/P{self.parallelism}/k{self.k_max}/{self.k_grid.value}"
+
+    def grid(self) -> np.ndarray:
+        return self.scenarios[0].grid()
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """How a group's trials are cut into blocks."""
+
+    trials: int
+    block_trials: int
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.trials // self.block_trials)
+
+    def block_size(self, block: int) -> int:
+        if not 0 <= block < self.n_blocks:
+            raise IndexError(block)
+        return min(self.block_trials, self.trials - block * self.block_trials)
+
+
+def simulation_groups(sweep: SweepSpec) -> tuple[SimulationGroup, ...]:
+    """Group the sweep's model x scenario runs by the simulation they can share."""
+    groups: dict[tuple[str, int, int, KGrid], list[ScenarioSpec]] = {}
+    for model in sweep.models:
+        for scenario in sweep.scenarios:
+            key = (model.key, scenario.parallelism, scenario.k_max, scenario.k_grid)
+            groups.setdefault(key, []).append(scenario)
+    by_key = {m.key: m for m in sweep.models}
+    return tuple(
+        SimulationGroup(by_key[mk], p, kmax, grid, tuple(scen))
+        for (mk, p, kmax, grid), scen in groups.items()
+    )
+
+
+def block_plan(sweep: SweepSpec) -> BlockPlan:
+    """Standard mode: fixed blocks. Legacy mode: one block, as the notebook runs trials in one loop."""
+    if sweep.mode is Mode.LEGACY:
+        return BlockPlan(sweep.trials, sweep.trials)
+    return BlockPlan(sweep.trials, BLOCK_TRIALS)
+
+
+def shard_ranges(n_blocks: int, blocks_per_shard: int) -> list[range]:
+    """Contiguous block ranges of at most `blocks_per_shard` blocks, in block order."""
+    if blocks_per_shard < 1:
+        raise ValueError("blocks_per_shard must be >= 1")
+    return [range(s, min(s + blocks_per_shard, n_blocks)) for s in range(0, n_blocks, blocks_per_shard)]
+
+
+def model_stream_key(model_key: str) -> int:
+    """A stable 63-bit integer for a model key, part of every random stream's seed."""
+    return int.from_bytes(hashlib.sha256(model_key.encode()).digest()[:8], "big") >> 1
+
+
+def partial_bytes(group: SimulationGroup, n_blocks: int) -> int:
+    """Memory of a group's fully merged partial statistics (see engine.statistics.Partial)."""
+    k = group.grid().size
+    per_block = 8 * (2 + 2 * N_METRICS * k + len(group.scenarios) * k)
+    return n_blocks * per_block + 8 * N_METRICS * k * (N_BINS + 2)
+
+
+def working_bytes(group: SimulationGroup, plan: BlockPlan, mode: Mode) -> int:
+    """Peak memory of simulating one block of the group."""
+    from engine.simulation import ROW_CHUNK  # the chunk size lives with the loop that uses it
+
+    if mode is Mode.LEGACY:
+        return 8 * 6 * plan.trials + 8 * group.k_max * 8
+    rows = min(ROW_CHUNK, group.k_max)
+    return 8 * 12 * rows * plan.block_trials
+
+
+def check_memory(sweep: SweepSpec, limit_bytes: int = DEFAULT_MEMORY_LIMIT) -> None:
+    """Refuse a sweep whose blocks or merged statistics would not fit in `limit_bytes`."""
+    plan = block_plan(sweep)
+    for group in simulation_groups(sweep):
+        need = partial_bytes(group, plan.n_blocks) + working_bytes(group, plan, sweep.mode)
+        if need > limit_bytes:
+            index = sweep.scenarios.index(group.scenarios[0])
+            field = "trials" if plan.n_blocks > group.grid().size else f"scenarios[{index}].k_max"
+            raise SpecError(
+                sweep.source, field,
+                f"{group.key} with {sweep.trials} trials needs {need / 2**30:.1f} GiB of statistics, "
+                f"over the memory limit of {limit_bytes / 2**30:.1f} GiB (INFSCALE_MEMORY_LIMIT_MB)",
+            )

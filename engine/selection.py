@@ -1,0 +1,241 @@
+"""Choosing k (and, across models, the model) four ways (science.md section 3).
+
+Points are normalised by the scenario's budgets: p = (C / Cmax, T / Tmax, A). Candidates are
+given in preference order (ascending k), so every argmax/argmin takes the first of equals and
+ties go to the smallest k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Sequence
+
+import numpy as np
+
+from engine.frontier import pareto_mask
+from engine.specs import ScenarioSpec
+from engine.statistics import Curves
+
+
+class Method(str, Enum):
+    MAX_ACCURACY = "max_accuracy"
+    MAX_CUBE = "max_cube"
+    UTOPIA = "utopia"
+    KNEE = "knee"
+
+
+class Status(str, Enum):
+    OK = "ok"
+    INFEASIBLE = "infeasible"
+    NO_KNEE = "no_knee"
+
+
+class KneeVariant(str, Enum):
+    """`curvature_3d`: ours. `legacy_2d`: the notebook's cross product of (C, T) only."""
+
+    CURVATURE_3D = "curvature_3d"
+    LEGACY_2D = "legacy_2d"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The k one method picks for one model under one scenario."""
+
+    method: Method
+    status: Status
+    k: int | None
+    total_cost: float | None
+    total_time: float | None
+    accuracy: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Feasible set, frontier and the four choices for one model under one scenario."""
+
+    feasible: np.ndarray  # bool per k of the grid
+    frontier: np.ndarray  # bool per k of the grid
+    choices: tuple[Choice, ...]  # in Method order
+
+    def choice(self, method: Method) -> Choice:
+        return next(c for c in self.choices if c.method is method)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The (model, k) one method picks across all models of a sweep under one scenario."""
+
+    scenario: str
+    method: Method
+    status: Status
+    model: str | None
+    k: int | None
+    total_cost: float | None
+    total_time: float | None
+    accuracy: float | None
+    reason: str
+
+
+def feasible_mask(curves: Curves, scenario: ScenarioSpec) -> np.ndarray:
+    """Budgets on the Monte Carlo means, or the chance constraint when min_probability is set."""
+    if scenario.min_probability is not None:
+        return curves.feasible_probability >= scenario.min_probability
+    return (
+        (curves.cost.mean <= scenario.max_total_cost)
+        & (curves.time.mean <= scenario.max_total_time)
+        & (curves.accuracy.mean >= scenario.min_accuracy)
+    )
+
+
+def decide(curves: Curves, scenario: ScenarioSpec, knee: KneeVariant = KneeVariant.CURVATURE_3D) -> Decision:
+    """Feasible set, Pareto frontier and the four choices for one model's curves."""
+    feasible = feasible_mask(curves, scenario)
+    frontier = np.zeros_like(feasible)
+    k, c, t, a = curves.k, curves.cost.mean, curves.time.mean, curves.accuracy.mean
+    if not feasible.any():
+        reason = infeasible_reason(curves, scenario)
+        return Decision(feasible, frontier, tuple(
+            Choice(m, Status.INFEASIBLE, None, None, None, None, reason) for m in Method
+        ))
+    idx = np.flatnonzero(feasible)
+    on_front = pareto_mask(c[idx], t[idx], a[idx])
+    frontier[idx[on_front]] = True
+    picks = _pick(c[idx], t[idx], a[idx], on_front, scenario, knee, curve_order=np.arange(idx.size))
+    choices = []
+    for method in Method:
+        pos, status, reason = picks[method]
+        if pos is None:
+            choices.append(Choice(method, status, None, None, None, None, reason))
+        else:
+            j = idx[pos]
+            choices.append(Choice(method, status, int(k[j]), float(c[j]), float(t[j]), float(a[j]), reason))
+    return Decision(feasible, frontier, tuple(choices))
+
+
+def recommend(
+    scenario: ScenarioSpec,
+    runs: Sequence[tuple[str, Curves, Decision]],
+    knee: KneeVariant = KneeVariant.CURVATURE_3D,
+) -> tuple[Recommendation, ...]:
+    """Across models: every feasible (model, k) of the scenario forms one frontier.
+
+    `runs` are (model key, curves, decision) in sweep order. Ties go to the smallest k,
+    then the model listed first. The knee follows the frontier in order of cost.
+    """
+    models, ks, c, t, a = [], [], [], [], []
+    for model_key, curves, decision in runs:
+        for j in np.flatnonzero(decision.feasible):
+            models.append(model_key)
+            ks.append(int(curves.k[j]))
+            c.append(curves.cost.mean[j])
+            t.append(curves.time.mean[j])
+            a.append(curves.accuracy.mean[j])
+    if not ks:
+        reason = "no model has a feasible k: " + "; ".join(
+            f"{m}: {d.choices[0].reason}" for m, _, d in runs
+        )
+        return tuple(
+            Recommendation(scenario.name, m, Status.INFEASIBLE, None, None, None, None, None, reason)
+            for m in Method
+        )
+    order = np.lexsort((np.arange(len(ks)), np.asarray(ks)))  # by k, then sweep order
+    models = [models[i] for i in order]
+    ks_arr, c_arr, t_arr, a_arr = (np.asarray(v, dtype=np.float64)[order] for v in (ks, c, t, a))
+    on_front = pareto_mask(c_arr, t_arr, a_arr)
+    curve_order = np.lexsort((ks_arr, t_arr, c_arr))
+    picks = _pick(c_arr, t_arr, a_arr, on_front, scenario, knee, curve_order)
+    out = []
+    for method in Method:
+        pos, status, reason = picks[method]
+        if pos is None:
+            out.append(Recommendation(scenario.name, method, status, None, None, None, None, None, reason))
+        else:
+            out.append(Recommendation(
+                scenario.name, method, status, models[pos], int(ks_arr[pos]),
+                float(c_arr[pos]), float(t_arr[pos]), float(a_arr[pos]), reason,
+            ))
+    return tuple(out)
+
+
+def knee_position(points: np.ndarray, variant: KneeVariant) -> int | None:
+    """Interior point of maximum curvature |p' x p''| / |p'|^3 of a curve (n, 3), or None.
+
+    p' and p'' are central differences in the curve's index. The legacy variant takes the
+    cross product of the first two components (C, T) only, as the reference notebook does.
+    """
+    if len(points) < 3:
+        return None
+    d1 = (points[2:] - points[:-2]) / 2.0
+    d2 = points[2:] - 2.0 * points[1:-1] + points[:-2]
+    if variant is KneeVariant.LEGACY_2D:
+        num = np.abs(d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0])
+    else:
+        num = np.linalg.norm(np.cross(d1, d2), axis=1)
+    den = np.linalg.norm(d1, axis=1) ** 3
+    kappa = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return 1 + int(np.argmax(kappa))
+
+
+def infeasible_reason(curves: Curves, scenario: ScenarioSpec) -> str:
+    """Which budget binds when no k is feasible, in one sentence."""
+    k = curves.k
+    if scenario.min_probability is not None:
+        j = int(np.argmax(curves.feasible_probability))
+        return (
+            f"no k meets all budgets with probability >= {scenario.min_probability:g}: "
+            f"best is {curves.feasible_probability[j]:.3f} at k={k[j]}"
+        )
+    acc_ok = curves.accuracy.mean >= scenario.min_accuracy
+    cost_ok = curves.cost.mean <= scenario.max_total_cost
+    time_ok = curves.time.mean <= scenario.max_total_time
+    problems = []
+    if not acc_ok.any():
+        problems.append(
+            f"min_accuracy {scenario.min_accuracy:g} is not reached by k <= {k[-1]} "
+            f"(best {curves.accuracy.mean.max():.4f})"
+        )
+    if not cost_ok.any():
+        problems.append(f"max_total_cost {scenario.max_total_cost:g} is exceeded already at k={k[0]} "
+                        f"({curves.cost.mean[0]:.4g})")
+    if not time_ok.any():
+        problems.append(f"max_total_time {scenario.max_total_time:g} is exceeded already at k={k[0]} "
+                        f"({curves.time.mean[0]:.4g})")
+    if problems:
+        return "; ".join(problems)
+    k_acc = int(k[np.argmax(acc_ok)])
+    limits = []
+    for name, ok, value in (
+        ("max_total_cost", cost_ok, scenario.max_total_cost),
+        ("max_total_time", time_ok, scenario.max_total_time),
+    ):
+        if not ok[k >= k_acc].any():
+            limits.append(f"{name} {value:g} allows only k <= {int(k[ok].max())}")
+    return f"min_accuracy {scenario.min_accuracy:g} needs k >= {k_acc}, but " + " and ".join(limits)
+
+
+def _pick(
+    c: np.ndarray, t: np.ndarray, a: np.ndarray, on_front: np.ndarray,
+    scenario: ScenarioSpec, knee: KneeVariant, curve_order: np.ndarray,
+) -> dict[Method, tuple[int | None, Status, str]]:
+    """Positions picked among feasible candidates given in preference order."""
+    cn, tn = c / scenario.max_total_cost, t / scenario.max_total_time
+    picks: dict[Method, tuple[int | None, Status, str]] = {
+        Method.MAX_ACCURACY: (int(np.argmax(a)), Status.OK, "highest mean accuracy among feasible k"),
+        Method.MAX_CUBE: (
+            int(np.argmax((1.0 - cn) * (1.0 - tn) * a)), Status.OK,
+            "largest (1 - C/Cmax)(1 - T/Tmax)A among feasible k",
+        ),
+    }
+    front = np.flatnonzero(on_front)
+    dist = np.sqrt(cn[front] ** 2 + tn[front] ** 2 + (1.0 - a[front]) ** 2)
+    picks[Method.UTOPIA] = (int(front[np.argmin(dist)]), Status.OK, "frontier point nearest the utopia (0, 0, 1)")
+    curve = [i for i in curve_order if on_front[i]]
+    points = np.column_stack((cn[curve], tn[curve], a[curve]))
+    pos = knee_position(points, knee)
+    if pos is None:
+        picks[Method.KNEE] = (None, Status.NO_KNEE, f"the frontier has {len(curve)} point(s); a knee needs 3")
+    else:
+        picks[Method.KNEE] = (int(curve[pos]), Status.OK, "frontier point of maximum curvature")
+    return picks

@@ -1,0 +1,110 @@
+"""One-pass Monte Carlo with common random numbers (science.md section 4, "Ours").
+
+Each trial draws k_max inferences once; prefix sums give total cost and time and prefix
+maxima give best-of-k accuracy for every k at the same time, so curves are monotone in k
+by construction. Work is O(trials x k_max) and memory is bounded by one block of
+BLOCK_TRIALS trials times ROW_CHUNK inferences, whatever the trial count.
+
+Random streams: for variable v (0 input length, 1 output length, 2 accuracy score) of block
+b, `SeedSequence(seed, spawn_key=(model_stream_key(model), b, v))`. Draws are laid out
+inference-major, so the first k inferences of a trial do not depend on k_max or on which
+shard, worker or order computed the block.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from engine.plan import N_BINS, N_METRICS, BlockPlan, SimulationGroup, model_stream_key
+from engine.statistics import Bins, Partial, block_statistics, merge
+
+ROW_CHUNK = 64
+"""Inferences processed at a time inside a block: keeps the working set in cache."""
+
+
+def simulate_blocks(
+    group: SimulationGroup, seed: int, plan: BlockPlan, blocks: Iterable[int], bins: Bins
+) -> Partial:
+    """Partial statistics of the given blocks of a group (standard mode)."""
+    return merge([simulate_block(group, seed, plan, b, bins) for b in blocks])
+
+
+def block_streams(model_key: str, seed: int, block: int) -> list[np.random.Generator]:
+    """The three independent generators of one block (input length, output length, accuracy)."""
+    mk = model_stream_key(model_key)
+    return [
+        np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(mk, block, v))))
+        for v in range(3)
+    ]
+
+
+def simulate_block(group: SimulationGroup, seed: int, plan: BlockPlan, block: int, bins: Bins) -> Partial:
+    """Statistics of one block: O(block_trials x k_max) time, O(block_trials x ROW_CHUNK) memory."""
+    model, n = group.model, plan.block_size(block)
+    g_in, g_out, g_acc = block_streams(model.key, seed, block)
+    grid_rows = group.grid() - 1
+    n_grid, n_scen = grid_rows.size, len(group.scenarios)
+    sums = np.empty((1, N_METRICS, n_grid))
+    m2 = np.empty((1, N_METRICS, n_grid))
+    feasible = np.empty((1, n_scen, n_grid), dtype=np.int64)
+    hist = np.zeros((N_METRICS, n_grid, N_BINS + 2), dtype=np.int64)
+    budgets = [(s.max_total_cost, s.max_total_time, s.min_accuracy) for s in group.scenarios]
+    # Time per token divided by P up front: T(k) = sum_i T_i / P.
+    t_in, t_out = model.t_in / group.parallelism, model.t_out / group.parallelism
+    in_hi = 16.0 * model.mu_Lin
+
+    carry_cost = np.zeros(n)
+    carry_time = np.zeros(n)
+    carry_acc = np.full(n, -np.inf)
+    for r0 in range(0, group.k_max, ROW_CHUNK):
+        r1 = min(r0 + ROW_CHUNK, group.k_max)
+        shape = (r1 - r0, n)
+        l_in = g_in.standard_normal(shape)
+        l_in *= model.sigma_Lin
+        l_in += model.mu_Lin
+        np.clip(l_in, 1.0, in_hi, out=l_in)
+        l_out = g_out.standard_normal(shape)
+        l_out *= model.sigma_Lout
+        l_out += model.mu_Lout
+        np.maximum(l_out, 1.0, out=l_out)
+        np.minimum(l_out, 16.0 * l_in, out=l_out)
+        acc = g_acc.standard_normal(shape)
+        acc *= model.acc_std
+        acc += model.acc_mean
+        np.clip(acc, 0.0, 1.0, out=acc)
+
+        cost = l_in * model.c_in
+        cost += l_out * model.c_out
+        time = l_in * t_in
+        time += l_out * t_out
+        np.cumsum(cost, axis=0, out=cost)
+        cost += carry_cost
+        np.cumsum(time, axis=0, out=time)
+        time += carry_time
+        np.maximum.accumulate(acc, axis=0, out=acc)
+        np.maximum(acc, carry_acc, out=acc)
+        carry_cost, carry_time, carry_acc = cost[-1].copy(), time[-1].copy(), acc[-1].copy()
+
+        j0, j1 = np.searchsorted(grid_rows, [r0, r1])
+        if j0 == j1:
+            continue
+        local = grid_rows[j0:j1] - r0
+        values = (cost, time, acc) if local.size == shape[0] else (cost[local], time[local], acc[local])
+        cols = slice(j0, j1)
+        sums[0, :, cols], m2[0, :, cols] = block_statistics(values, bins, cols, hist)
+        for s, (c_max, t_max, a_min) in enumerate(budgets):
+            ok = values[0] <= c_max
+            ok &= values[1] <= t_max
+            ok &= values[2] >= a_min
+            feasible[0, s, cols] = np.count_nonzero(ok, axis=1)
+
+    return Partial(
+        blocks=np.array([block], dtype=np.int64),
+        trials=np.array([n], dtype=np.int64),
+        sums=sums,
+        m2=m2,
+        feasible=feasible,
+        hist=hist,
+    )

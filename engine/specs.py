@@ -1,0 +1,308 @@
+"""Validated specs: models, scenarios and sweeps as frozen dataclasses.
+
+Every constructor here takes plain mappings (what `yaml.safe_load` returns) and
+raises `SpecError` naming the source and the field path on the first problem.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping
+
+import numpy as np
+
+from engine.errors import SpecError
+
+
+class Mode(str, Enum):
+    """How trials are simulated: ours (common random numbers) or the notebook's, exactly."""
+
+    STANDARD = "standard"
+    LEGACY = "legacy"
+
+
+class KGrid(str, Enum):
+    """Which k are searched: multiples of the parallelism (the paper) or every k."""
+
+    MULTIPLES = "multiples"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a catalog, with the keys of the reference notebook's model table."""
+
+    key: str
+    name: str
+    c_in: float  # $ per input token
+    c_out: float  # $ per output token
+    t_in: float  # s per input token
+    t_out: float  # s per output token
+    mu_Lin: float
+    sigma_Lin: float
+    mu_Lout: float
+    sigma_Lout: float
+    acc_mean: float
+    acc_std: float
+    default_parallel: int = 1
+    litellm_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """A deployment scenario: the budgets and the k to search."""
+
+    name: str
+    max_total_cost: float
+    max_total_time: float
+    min_accuracy: float
+    k_max: int
+    parallelism: int
+    k_grid: KGrid = KGrid.MULTIPLES
+    min_probability: float | None = None
+
+    def grid(self) -> np.ndarray:
+        """The k searched, ascending (int64)."""
+        if self.k_grid is KGrid.ALL:
+            return np.arange(1, self.k_max + 1, dtype=np.int64)
+        return np.arange(self.parallelism, self.k_max + 1, self.parallelism, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A whole sweep: models x scenarios, the trial count, the seed and the mode."""
+
+    name: str
+    catalog: str
+    models: tuple[ModelSpec, ...]
+    scenarios: tuple[ScenarioSpec, ...]
+    trials: int
+    seed: int
+    mode: Mode = Mode.STANDARD
+    source: str = field(default="<sweep>", compare=False)
+
+    def model(self, key: str) -> ModelSpec:
+        for m in self.models:
+            if m.key == key:
+                return m
+        raise KeyError(key)
+
+    def scenario(self, name: str) -> ScenarioSpec:
+        for s in self.scenarios:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+MODEL_FIELDS = (
+    "name", "c_in", "c_out", "t_in", "t_out", "mu_Lin", "sigma_Lin", "mu_Lout",
+    "sigma_Lout", "acc_mean", "acc_std", "default_parallel", "litellm_key",
+)
+SCENARIO_FIELDS = (
+    "name", "max_total_cost", "max_total_time", "min_accuracy", "k_max", "parallelism",
+    "k_grid", "min_probability",
+)
+SWEEP_FIELDS = ("name", "description", "catalog", "models", "scenarios", "trials", "seed", "mode")
+
+
+def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpec:
+    """Validate one catalog entry; `where` is its field path (e.g. `models.gpt5`)."""
+    _require_mapping(data, source, where)
+    _reject_unknown(data, MODEL_FIELDS, source, where)
+    num = _Numbers(data, source, where)
+    return ModelSpec(
+        key=key,
+        name=_string(data.get("name", key), source, f"{where}.name"),
+        c_in=num.get("c_in", lo=0.0),
+        c_out=num.get("c_out", lo=0.0),
+        t_in=num.get("t_in", lo=0.0),
+        t_out=num.get("t_out", lo=0.0),
+        mu_Lin=num.get("mu_Lin", lo=1.0),
+        sigma_Lin=num.get("sigma_Lin", lo=0.0),
+        mu_Lout=num.get("mu_Lout", lo=1.0),
+        sigma_Lout=num.get("sigma_Lout", lo=0.0),
+        acc_mean=num.get("acc_mean", lo=0.0, hi=1.0),
+        acc_std=num.get("acc_std", lo=0.0),
+        default_parallel=_integer(data.get("default_parallel", 1), source, f"{where}.default_parallel", lo=1),
+        litellm_key=(
+            None if data.get("litellm_key") is None
+            else _string(data["litellm_key"], source, f"{where}.litellm_key")
+        ),
+    )
+
+
+def catalog_from_mapping(data: Any, source: str) -> dict[str, ModelSpec]:
+    """A catalog file: a top-level `models:` mapping of key -> model fields."""
+    _require_mapping(data, source, "")
+    _reject_unknown(data, ("models",), source, "")
+    models = data.get("models")
+    if not isinstance(models, Mapping) or not models:
+        raise SpecError(source, "models", "must be a non-empty mapping of model key -> fields")
+    return {
+        str(key): model_from_mapping(str(key), fields, source, f"models.{key}")
+        for key, fields in models.items()
+    }
+
+
+def scenario_from_mapping(data: Any, source: str, where: str) -> ScenarioSpec:
+    """Validate one scenario mapping; `where` is its field path (e.g. `scenarios[1]`)."""
+    _require_mapping(data, source, where)
+    _reject_unknown(data, SCENARIO_FIELDS, source, where)
+    num = _Numbers(data, source, where)
+    grid_name = data.get("k_grid", KGrid.MULTIPLES.value)
+    try:
+        grid = KGrid(grid_name)
+    except ValueError:
+        raise SpecError(source, f"{where}.k_grid", f"must be 'multiples' or 'all', got {grid_name!r}") from None
+    min_probability = data.get("min_probability")
+    scenario = ScenarioSpec(
+        name=_string(_required(data, "name", source, where), source, f"{where}.name"),
+        max_total_cost=num.get("max_total_cost", lo=0.0, open_lo=True),
+        max_total_time=num.get("max_total_time", lo=0.0, open_lo=True),
+        min_accuracy=num.get("min_accuracy", lo=0.0, hi=1.0),
+        k_max=_integer(_required(data, "k_max", source, where), source, f"{where}.k_max", lo=1),
+        parallelism=_integer(_required(data, "parallelism", source, where), source, f"{where}.parallelism", lo=1),
+        k_grid=grid,
+        min_probability=(
+            None if min_probability is None
+            else num.get("min_probability", lo=0.0, hi=1.0, open_lo=True)
+        ),
+    )
+    if scenario.grid().size == 0:
+        raise SpecError(
+            source, f"{where}.k_max",
+            f"no k to search: k_max {scenario.k_max} is below parallelism {scenario.parallelism} "
+            "(use k_grid: all, or raise k_max)",
+        )
+    return scenario
+
+
+def sweep_from_mapping(
+    data: Any,
+    source: str,
+    catalog: Mapping[str, ModelSpec],
+    builtin_scenarios: Mapping[str, ScenarioSpec],
+    catalog_name: str,
+) -> SweepSpec:
+    """Validate a sweep mapping against an already-loaded catalog."""
+    _require_mapping(data, source, "")
+    _reject_unknown(data, SWEEP_FIELDS, source, "")
+    name = _string(_required(data, "name", source, ""), source, "name")
+    models = _select_models(data.get("models", "all"), catalog, source)
+    scenarios = _select_scenarios(_required(data, "scenarios", source, ""), builtin_scenarios, source)
+    mode_name = data.get("mode", Mode.STANDARD.value)
+    try:
+        mode = Mode(mode_name)
+    except ValueError:
+        raise SpecError(source, "mode", f"must be 'standard' or 'legacy', got {mode_name!r}") from None
+    return SweepSpec(
+        name=name,
+        catalog=catalog_name,
+        models=models,
+        scenarios=scenarios,
+        trials=_integer(_required(data, "trials", source, ""), source, "trials", lo=1),
+        seed=_integer(data.get("seed", 0), source, "seed", lo=0),
+        mode=mode,
+        source=source,
+    )
+
+
+# --- private helpers -------------------------------------------------------------------------
+
+
+def _select_models(value: Any, catalog: Mapping[str, ModelSpec], source: str) -> tuple[ModelSpec, ...]:
+    if value == "all":
+        return tuple(catalog.values())
+    if not isinstance(value, list) or not value:
+        raise SpecError(source, "models", "must be 'all' or a non-empty list of model keys")
+    chosen = []
+    for i, key in enumerate(value):
+        if not isinstance(key, str) or key not in catalog:
+            known = ", ".join(catalog)
+            raise SpecError(source, f"models[{i}]", f"unknown model {key!r} (catalog has: {known})")
+        if catalog[key] in chosen:
+            raise SpecError(source, f"models[{i}]", f"model {key!r} is listed twice")
+        chosen.append(catalog[key])
+    return tuple(chosen)
+
+
+def _select_scenarios(
+    value: Any, builtin: Mapping[str, ScenarioSpec], source: str
+) -> tuple[ScenarioSpec, ...]:
+    if isinstance(value, str):
+        if value != "builtin:paper":
+            raise SpecError(source, "scenarios", f"unknown scenario set {value!r} (known: builtin:paper)")
+        return tuple(builtin.values())
+    if not isinstance(value, list) or not value:
+        raise SpecError(source, "scenarios", "must be 'builtin:paper' or a non-empty list")
+    scenarios: list[ScenarioSpec] = []
+    for i, item in enumerate(value):
+        where = f"scenarios[{i}]"
+        if isinstance(item, str):
+            if item not in builtin:
+                known = ", ".join(builtin)
+                raise SpecError(source, where, f"unknown scenario {item!r} (built in: {known})")
+            scenario = builtin[item]
+        else:
+            scenario = scenario_from_mapping(item, source, where)
+        if any(s.name == scenario.name for s in scenarios):
+            raise SpecError(source, f"{where}.name", f"scenario name {scenario.name!r} is used twice")
+        scenarios.append(scenario)
+    return tuple(scenarios)
+
+
+def _require_mapping(data: Any, source: str, where: str) -> None:
+    if not isinstance(data, Mapping):
+        kind = "empty" if data is None else type(data).__name__
+        raise SpecError(source, where or "(top level)", f"must be a mapping, got {kind}")
+
+
+def _reject_unknown(data: Mapping[str, Any], allowed: tuple[str, ...], source: str, where: str) -> None:
+    for key in data:
+        if key not in allowed:
+            path = f"{where}.{key}" if where else str(key)
+            raise SpecError(source, path, f"unknown field (allowed: {', '.join(allowed)})")
+
+
+def _required(data: Mapping[str, Any], key: str, source: str, where: str) -> Any:
+    if key not in data or data[key] is None:
+        raise SpecError(source, f"{where}.{key}" if where else key, "is required")
+    return data[key]
+
+
+def _string(value: Any, source: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(source, where, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _integer(value: Any, source: str, where: str, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(source, where, f"must be an integer, got {value!r}")
+    if value < lo:
+        raise SpecError(source, where, f"must be >= {lo}, got {value}")
+    return value
+
+
+class _Numbers:
+    """Reads required real numbers from one mapping with range checks."""
+
+    def __init__(self, data: Mapping[str, Any], source: str, where: str) -> None:
+        self.data, self.source, self.where = data, source, where
+
+    def get(self, key: str, lo: float | None = None, hi: float | None = None, open_lo: bool = False) -> float:
+        path = f"{self.where}.{key}" if self.where else key
+        value = _required(self.data, key, self.source, self.where)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SpecError(self.source, path, f"must be a finite number, got {value!r}")
+        value = float(value)
+        if lo is not None and (value < lo or (open_lo and value == lo)):
+            bound = f"> {lo:g}" if open_lo else f">= {lo:g}"
+            if hi is not None:
+                bound = f"in {'(' if open_lo else '['}{lo:g}, {hi:g}]"
+            raise SpecError(self.source, path, f"must be {bound}, got {value:g}")
+        if hi is not None and value > hi:
+            raise SpecError(self.source, path, f"must be in [{lo:g}, {hi:g}], got {value:g}")
+        return value

@@ -1,0 +1,210 @@
+"""Mergeable partial statistics per k, and the curves they summarise to.
+
+A `Partial` keeps, for each trial block it covers, the block's trial count, the sums and
+centred sums of squares of total cost, total time and accuracy per k, and per scenario the
+count of trials that met all three budgets. Quantiles come from fixed per-k histograms whose
+bins are set by the spec alone, so they add as integers.
+
+Merging concatenates block rows (sorted by block index) and adds histograms: it is exactly
+associative and commutative, and `summarize` reduces blocks in block order, so any grouping
+of blocks into shards gives bit-identical curves.
+
+Quantile error bound: a reported p05/p50/p95 lies in the same histogram bin as the
+empirical quantile, so it is within one bin width of it. Bins span the exact mean +- 8
+standard deviations of that k's total (cost, time) or the 1e-9 and 1 - 1e-9 quantiles of
+A(k) (accuracy), cut into 256 bins: for cost and time one bin is 1/16 of a standard
+deviation of the per-trial total. Values outside the span land in an under/overflow bin
+(probability below 1e-9 per trial); a quantile falling there is reported at the span's edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from engine.errors import MergeError
+from engine.exact import (
+    accuracy_quantile,
+    expected_input_tokens,
+    expected_output_tokens,
+)
+from engine.plan import N_BINS, N_METRICS, SimulationGroup
+
+METRICS = ("cost", "time", "accuracy")
+QUANTILES = (0.05, 0.50, 0.95)
+
+
+@dataclass(frozen=True)
+class Bins:
+    """Fixed histogram bins per metric and k: bin i of row (m, j) starts at lo + i * width."""
+
+    lo: np.ndarray  # (3, K)
+    width: np.ndarray  # (3, K)
+
+
+@dataclass(frozen=True, eq=False)
+class Partial:
+    """Statistics of some trial blocks of one simulation group (see module docstring)."""
+
+    blocks: np.ndarray  # (n,) int64 block indices, ascending
+    trials: np.ndarray  # (n,) int64 trials per block
+    sums: np.ndarray  # (n, 3, K) float64
+    m2: np.ndarray  # (n, 3, K) float64, sum of squared deviations from the block mean
+    feasible: np.ndarray  # (n, S, K) int64, trials meeting all budgets of scenario s
+    hist: np.ndarray  # (3, K, N_BINS + 2) int64
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.trials.sum())
+
+    def equals(self, other: "Partial") -> bool:
+        """Bit-for-bit equality of every array."""
+        return all(
+            np.array_equal(getattr(self, f), getattr(other, f))
+            for f in ("blocks", "trials", "sums", "m2", "feasible", "hist")
+        )
+
+
+@dataclass(frozen=True)
+class MetricCurve:
+    """One metric per k: mean, standard error of the mean, and spread quantiles of trials."""
+
+    mean: np.ndarray
+    se: np.ndarray
+    p05: np.ndarray
+    p50: np.ndarray
+    p95: np.ndarray
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Everything measured for one model under one scenario, per k of the grid."""
+
+    k: np.ndarray
+    trials: int
+    cost: MetricCurve
+    time: MetricCurve
+    accuracy: MetricCurve
+    feasible_probability: np.ndarray  # P(all three budgets met) per k
+
+
+def bins_for(group: SimulationGroup) -> Bins:
+    """Histogram bins from the spec alone (exact means and conservative deviations)."""
+    model, k = group.model, group.grid().astype(np.float64)
+    e_in, e_out = expected_input_tokens(model), expected_output_tokens(model)
+    # Triangle inequality on the per-inference deviation: conservative, never too narrow.
+    cost_mean, cost_sd = model.c_in * e_in + model.c_out * e_out, model.c_in * model.sigma_Lin + model.c_out * model.sigma_Lout
+    time_mean = (model.t_in * e_in + model.t_out * e_out) / group.parallelism
+    time_sd = (model.t_in * model.sigma_Lin + model.t_out * model.sigma_Lout) / group.parallelism
+    lo = np.empty((N_METRICS, k.size))
+    hi = np.empty((N_METRICS, k.size))
+    for m, (mean, sd) in enumerate(((cost_mean, cost_sd), (time_mean, time_sd))):
+        lo[m] = np.maximum(k * mean - 8.0 * np.sqrt(k) * sd, 0.0)
+        hi[m] = k * mean + 8.0 * np.sqrt(k) * sd
+    lo[2] = accuracy_quantile(model, group.grid(), 1e-9)
+    hi[2] = accuracy_quantile(model, group.grid(), 1.0 - 1e-9)
+    # Degenerate (zero-spread) rows get a small span around the value so that it has a bin.
+    span = hi - lo
+    tiny = 1e-9 * np.maximum(np.abs(hi), 1.0)
+    narrow = span < tiny
+    lo = np.where(narrow, lo - tiny, lo)
+    span = np.where(narrow, 2 * tiny, span)
+    # Widen by a hair so the top value (accuracy 1.0) falls inside the last interior bin.
+    return Bins(lo=lo, width=span * (1.0 + 1e-9) / N_BINS)
+
+
+def merge(parts: Sequence[Partial]) -> Partial:
+    """Merge partials of disjoint blocks; the result is the same for any order or grouping."""
+    if not parts:
+        raise MergeError("nothing to merge")
+    if len(parts) == 1:
+        return parts[0]
+    blocks = np.concatenate([p.blocks for p in parts])
+    order = np.argsort(blocks, kind="stable")
+    if np.any(np.diff(blocks[order]) == 0):
+        raise MergeError("partials overlap: a block would be counted twice")
+    shapes = {p.hist.shape for p in parts}
+    if len(shapes) != 1:
+        raise MergeError(f"partials of different shapes: {sorted(shapes)}")
+    hist = parts[0].hist.copy()
+    for p in parts[1:]:
+        hist += p.hist
+    return Partial(
+        blocks=blocks[order],
+        trials=np.concatenate([p.trials for p in parts])[order],
+        sums=np.concatenate([p.sums for p in parts])[order],
+        m2=np.concatenate([p.m2 for p in parts])[order],
+        feasible=np.concatenate([p.feasible for p in parts])[order],
+        hist=hist,
+    )
+
+
+def summarize(partial: Partial, group: SimulationGroup, bins: Bins) -> list[Curves]:
+    """Curves per scenario of the group (same order as `group.scenarios`).
+
+    Means and standard errors combine block sums and centred squares in block order
+    (Chan et al.'s pairwise update, vectorised): O(blocks x K).
+    """
+    n_b = partial.trials.astype(np.float64)[:, None, None]
+    n = float(partial.trials.sum())
+    mean = partial.sums.sum(axis=0) / n
+    block_mean = partial.sums / n_b
+    m2 = partial.m2.sum(axis=0) + (n_b * (block_mean - mean) ** 2).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(m2 / (n - 1.0) / n) if n > 1 else np.full_like(mean, np.nan)
+    quantiles = _hist_quantiles(partial.hist, bins, n)
+    metrics = [
+        MetricCurve(mean[m], se[m], quantiles[0][m], quantiles[1][m], quantiles[2][m])
+        for m in range(N_METRICS)
+    ]
+    feasible = partial.feasible.sum(axis=0) / n
+    return [
+        Curves(group.grid(), int(n), metrics[0], metrics[1], metrics[2], feasible[s])
+        for s in range(len(group.scenarios))
+    ]
+
+
+def block_statistics(
+    values: Sequence[np.ndarray], bins: Bins, rows: slice, hist: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and centred squares of (G, B) metric arrays for grid rows `rows`; adds to `hist`.
+
+    Returns (sums (3, G), m2 (3, G)). Overwrites the arrays' scratch copies only.
+    """
+    g = values[0].shape[0]
+    sums = np.empty((N_METRICS, g))
+    m2 = np.empty((N_METRICS, g))
+    nb = N_BINS + 2
+    for m, x in enumerate(values):
+        b = x.shape[1]
+        s = x.sum(axis=1)
+        sums[m] = s
+        dev = x - (s / b)[:, None]
+        m2[m] = np.einsum("ij,ij->i", dev, dev)
+        inv = 1.0 / bins.width[m, rows]
+        # Bin index + 1 (bin 0 is underflow): (x - lo)/w + 1, clipped, truncated (>= 0 so floor).
+        dev *= inv[:, None]
+        dev += ((s / b - bins.lo[m, rows]) * inv + 1.0)[:, None]
+        np.clip(dev, 0.0, nb - 1, out=dev)
+        idx = dev.astype(np.intp)
+        idx += (np.arange(g) * nb)[:, None]
+        hist[m, rows] += np.bincount(idx.ravel(), minlength=g * nb).reshape(g, nb)
+    return sums, m2
+
+
+def _hist_quantiles(hist: np.ndarray, bins: Bins, n: float) -> list[np.ndarray]:
+    """p05/p50/p95 per metric and k, interpolated linearly inside the bin that holds them."""
+    cum = np.cumsum(hist, axis=-1)
+    out = []
+    for q in QUANTILES:
+        target = max(q * n, 1.0)
+        b = (cum < target).sum(axis=-1)  # first bin whose cumulative count reaches the target
+        b = np.minimum(b, hist.shape[-1] - 1)
+        before = np.take_along_axis(cum, b[..., None], axis=-1)[..., 0] - np.take_along_axis(hist, b[..., None], axis=-1)[..., 0]
+        count = np.take_along_axis(hist, b[..., None], axis=-1)[..., 0]
+        frac = np.where(count > 0, (target - before) / np.maximum(count, 1), 0.0)
+        pos = np.clip(b - 1 + frac, 0.0, float(N_BINS))  # under/overflow report the span's edge
+        out.append(bins.lo + pos * bins.width)
+    return out
