@@ -1,0 +1,50 @@
+"""Specs <-> plain JSON-ready dicts, so a stored or queued sweep rebuilds exactly."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from engine.specs import KGrid, Mode, ModelSpec, ScenarioSpec, SweepSpec
+
+
+def model_to_dict(model: ModelSpec) -> dict[str, Any]:
+    return asdict(model)
+
+
+def model_from_dict(data: dict[str, Any]) -> ModelSpec:
+    return ModelSpec(**data)
+
+
+def scenario_to_dict(scenario: ScenarioSpec) -> dict[str, Any]:
+    return {**asdict(scenario), "k_grid": scenario.k_grid.value}
+
+
+def scenario_from_dict(data: dict[str, Any]) -> ScenarioSpec:
+    return ScenarioSpec(**{**data, "k_grid": KGrid(data["k_grid"])})
+
+
+def sweep_to_dict(sweep: SweepSpec) -> dict[str, Any]:
+    return {
+        "name": sweep.name,
+        "catalog": sweep.catalog,
+        "models": [model_to_dict(m) for m in sweep.models],
+        "scenarios": [scenario_to_dict(s) for s in sweep.scenarios],
+        "trials": sweep.trials,
+        "seed": sweep.seed,
+        "mode": sweep.mode.value,
+        "source": sweep.source,
+    }
+
+
+def sweep_from_dict(data: dict[str, Any]) -> SweepSpec:
+    return SweepSpec(
+        name=data["name"],
+        catalog=data["catalog"],
+        models=tuple(model_from_dict(m) for m in data["models"]),
+        scenarios=tuple(scenario_from_dict(s) for s in data["scenarios"]),
+        trials=data["trials"],
+        seed=data["seed"],
+        mode=Mode(data["mode"]),
+        source=data.get("source", "<stored>"),
+    )
