@@ -79,13 +79,16 @@ def simulate_block(group: SimulationGroup, seed: int, plan: BlockPlan, block: in
         cost += l_out * model.c_out
         time = l_in * t_in
         time += l_out * t_out
-        np.cumsum(cost, axis=0, out=cost)
-        cost += carry_cost
-        np.cumsum(time, axis=0, out=time)
-        time += carry_time
-        np.maximum.accumulate(acc, axis=0, out=acc)
-        np.maximum(acc, carry_acc, out=acc)
-        carry_cost, carry_time, carry_acc = cost[-1].copy(), time[-1].copy(), acc[-1].copy()
+        # Prefix sums and maxima over inferences, row by row: each row is one vectorised
+        # operation over the block's trials (numpy's axis-0 accumulate is strided and 5x slower).
+        cost[0] += carry_cost
+        time[0] += carry_time
+        np.maximum(acc[0], carry_acc, out=acc[0])
+        for i in range(1, shape[0]):
+            cost[i] += cost[i - 1]
+            time[i] += time[i - 1]
+            np.maximum(acc[i], acc[i - 1], out=acc[i])
+        carry_cost, carry_time, carry_acc = cost[-1], time[-1], acc[-1]
 
         j0, j1 = np.searchsorted(grid_rows, [r0, r1])
         if j0 == j1:

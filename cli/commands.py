@@ -1,0 +1,201 @@
+"""Handlers of the local commands: run, results, curves, validate, catalog.
+
+Each `add_*` registers one subcommand; each handler is thin: load, call the engine or the
+store, render.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from cli.main import elapsed, positive_int, print_json, progress_bar
+from cli.render import curves_document, curves_table, results_document, results_table
+from engine.errors import InfscaleError
+
+DB_HELP = "database URL (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db)"
+
+
+def add_run(sub: Any) -> None:
+    p = sub.add_parser(
+        "run", help="run a sweep on this machine (all cores, no servers) and store the results",
+        description="Simulate every model x scenario of SWEEP.yaml in-process on all cores, choose k "
+        "four ways, store curves, frontiers and choices in the database, and print them.",
+        epilog="example: infscale run examples/paper.yaml --workers 2 --json > result.json",
+    )
+    p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see examples/paper.yaml)")
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--workers", type=positive_int, help="processes to use (default: all cores)")
+    p.add_argument("--json", action="store_true", help="print the stored results as JSON on stdout")
+    p.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from scheduler.local import run_local, total_trials
+    from scheduler.sweepfiles import load_sweep
+    from storage.store import Store
+
+    sweep = load_sweep(args.sweep)
+    start = time.perf_counter()
+    update, close = progress_bar(total_trials(sweep), sweep.name)
+    try:
+        result = run_local(sweep, workers=args.workers, progress=update)
+    finally:
+        close()
+    store = Store(args.db)
+    sweep_id = store.save_local_result(sweep, result)
+    choices, recs = store.choices(sweep_id), store.recommendations(sweep_id)
+    if args.json:
+        print_json(results_document(sweep_id, choices, recs))
+        return 0
+    print(
+        f"sweep {sweep_id} {sweep.name!r}: {len(sweep.models)} models x {len(sweep.scenarios)} scenarios, "
+        f"{sweep.trials} trials, seed {sweep.seed}, {sweep.mode.value} mode, {elapsed(start)}"
+    )
+    print(results_table(choices, recs, sweep.scenarios))
+    print(f"stored in {store.url}; again with: infscale results --sweep {sweep_id}")
+    return 0
+
+
+def add_results(sub: Any) -> None:
+    p = sub.add_parser(
+        "results", help="the chosen k of a stored sweep (latest by default)",
+        description="Show the k each method chose per model and scenario, and the cross-model "
+        "recommendation, for a stored sweep.",
+    )
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--sweep", type=positive_int, help="sweep id (default: the latest finished sweep)")
+    p.add_argument("--model", help="only this model key")
+    p.add_argument("--scenario", help="only this scenario")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.set_defaults(handler=cmd_results)
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    store = _open_store(args.db)
+    sweep_id = _sweep_id(store, args.sweep)
+    choices = store.choices(sweep_id, model=args.model, scenario=args.scenario)
+    if not choices:
+        raise InfscaleError(f"sweep {sweep_id}: no results for model={args.model} scenario={args.scenario}")
+    recs = store.recommendations(sweep_id, scenario=args.scenario)
+    if args.json:
+        print_json(results_document(sweep_id, choices, recs))
+        return 0
+    spec = store.sweep_spec(sweep_id)
+    print(f"sweep {sweep_id} {spec.name!r}: {spec.trials} trials, seed {spec.seed}, {spec.mode.value} mode")
+    print(results_table(choices, recs, spec.scenarios))
+    return 0
+
+
+def add_curves(sub: Any) -> None:
+    p = sub.add_parser(
+        "curves", help="per-k means, standard errors, quantiles and feasibility of one run",
+        description="The numbers behind a choice: for each k, mean total cost, total time and "
+        "accuracy with their standard errors and p05/p50/p95 spread, the probability that all "
+        "budgets are met, and whether k is feasible and on the Pareto frontier.",
+    )
+    p.add_argument("--model", required=True, help="model key, e.g. gpt5")
+    p.add_argument("--scenario", required=True, help="scenario name, e.g. balanced")
+    p.add_argument("--sweep", type=positive_int, help="sweep id (default: the latest finished sweep)")
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--json", action="store_true", help="print JSON arrays on stdout")
+    p.set_defaults(handler=cmd_curves)
+
+
+def cmd_curves(args: argparse.Namespace) -> int:
+    store = _open_store(args.db)
+    stored = store.curves(_sweep_id(store, args.sweep), args.model, args.scenario)
+    if args.json:
+        print_json(curves_document(stored))
+    else:
+        print(curves_table(stored))
+    return 0
+
+
+def add_validate(sub: Any) -> None:
+    p = sub.add_parser(
+        "validate", help="check a sweep file and show what it would run",
+        description="Parse and validate SWEEP.yaml without running or storing anything.",
+    )
+    p.add_argument("sweep", metavar="SWEEP.yaml")
+    p.add_argument("--json", action="store_true", help="print the validated sweep as JSON")
+    p.set_defaults(handler=cmd_validate)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from engine.plan import block_plan, simulation_groups
+    from engine.serialize import sweep_to_dict
+    from scheduler.sweepfiles import load_sweep
+
+    sweep = load_sweep(args.sweep)
+    if args.json:
+        print_json(sweep_to_dict(sweep))
+        return 0
+    groups = simulation_groups(sweep)
+    plan = block_plan(sweep)
+    inferences = sum(sweep.trials * g.k_max for g in groups)
+    print(f"{args.sweep}: valid sweep {sweep.name!r} ({sweep.mode.value} mode, seed {sweep.seed})")
+    print(f"  models    ({len(sweep.models)}): {', '.join(m.key for m in sweep.models)}")
+    print(f"  scenarios ({len(sweep.scenarios)}): {', '.join(s.name for s in sweep.scenarios)}")
+    print(f"  {len(sweep.models) * len(sweep.scenarios)} runs share {len(groups)} simulations; "
+          f"{sweep.trials} trials each in {plan.n_blocks} block(s); {inferences:.3g} simulated inferences")
+    return 0
+
+
+def add_catalog(sub: Any) -> None:
+    p = sub.add_parser(
+        "catalog", help="list the models of a catalog and the built-in scenarios",
+        description="The bundled catalog builtin:paper (the reference notebook's nine models) or a "
+        "catalog file of yours in the same format, and the three built-in scenarios.",
+    )
+    p.add_argument("--catalog", default="builtin:paper", help="builtin:paper or a catalog file path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_catalog)
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.catalog import builtin_scenarios
+    from engine.serialize import model_to_dict, scenario_to_dict
+    from engine.sweepfile import load_catalog
+
+    models = load_catalog(args.catalog, lambda p: Path(p).read_text(), args.catalog)
+    scenarios = builtin_scenarios()
+    if args.json:
+        print_json({
+            "catalog": args.catalog,
+            "models": [model_to_dict(m) for m in models.values()],
+            "scenarios": [scenario_to_dict(s) for s in scenarios.values()],
+        })
+        return 0
+    print(f"models of {args.catalog} (prices per 1M tokens, times per 1k tokens)")
+    print(f"  {'key':<28} {'name':<34} {'$in/M':>7} {'$out/M':>7} {'s in/k':>7} {'s out/k':>8} "
+          f"{'acc':>5} {'±':>5}")
+    for m in models.values():
+        print(f"  {m.key:<28} {m.name:<34} {m.c_in * 1e6:>7.3f} {m.c_out * 1e6:>7.3f} "
+              f"{m.t_in * 1e3:>7.3f} {m.t_out * 1e3:>8.3f} {m.acc_mean:>5.2f} {m.acc_std:>5.2f}")
+    print("\nbuilt-in scenarios (scenarios: builtin:paper, or name them in a list)")
+    for s in scenarios.values():
+        print(f"  {s.name:<18} cost <= ${s.max_total_cost:g}, time <= {s.max_total_time:g} s, "
+              f"accuracy >= {s.min_accuracy:g}, k <= {s.k_max}, P = {s.parallelism}")
+    return 0
+
+
+def _open_store(url: str | None) -> Any:
+    from storage.store import Store
+
+    return Store(url)
+
+
+def _sweep_id(store: Any, explicit: int | None) -> int:
+    if explicit is not None:
+        return explicit
+    latest = store.latest_sweep_id()
+    if latest is None:
+        raise InfscaleError(f"{store.url}: no finished sweep stored yet (run: infscale run examples/paper.yaml)")
+    return latest
+
+
+REGISTRY = [add_run, add_results, add_curves, add_validate, add_catalog]

@@ -1,0 +1,127 @@
+"""What the CLI prints: JSON documents for scripts and tables for people, from stored rows."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+METHOD_ORDER = ("max_accuracy", "max_cube", "utopia", "knee")
+
+
+def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Sequence[Any]) -> dict[str, Any]:
+    """The `--json` contract of `run` and `results`."""
+    return {
+        "sweep": sweep_id,
+        "results": [
+            {
+                "model": c.model, "scenario": c.scenario, "method": c.method, "status": c.status,
+                "k": c.k, "total_cost": _num(c.total_cost), "total_time": _num(c.total_time),
+                "accuracy": _num(c.accuracy), "reason": c.reason,
+            }
+            for c in choices
+        ],
+        "recommendations": [
+            {
+                "scenario": r.scenario, "method": r.method, "status": r.status, "model": r.model,
+                "k": r.k, "total_cost": _num(r.total_cost), "total_time": _num(r.total_time),
+                "accuracy": _num(r.accuracy), "reason": r.reason,
+            }
+            for r in recommendations
+        ],
+    }
+
+
+def curves_document(stored: Any) -> dict[str, Any]:
+    """The `--json` contract of `curves`: one array per column, aligned on k."""
+    c = stored.curves
+    doc: dict[str, Any] = {"model": stored.model, "scenario": stored.scenario, "trials": c.trials, "k": c.k.tolist()}
+    for name in ("cost", "time", "accuracy"):
+        metric = getattr(c, name)
+        for stat in ("mean", "se", "p05", "p50", "p95"):
+            doc[f"{name}_{stat}"] = [_num(v) for v in getattr(metric, stat)]
+    doc["feasible_probability"] = [_num(v) for v in c.feasible_probability]
+    doc["feasible"] = stored.feasible.tolist()
+    doc["on_frontier"] = stored.on_frontier.tolist()
+    return doc
+
+
+def results_table(choices: Sequence[Any], recommendations: Sequence[Any], scenarios: Iterable[Any] = ()) -> str:
+    """Per scenario: chosen k per model and method, then the cross-model recommendation."""
+    budgets = {s.name: s for s in scenarios}
+    lines: list[str] = []
+    for scenario in _unique(c.scenario for c in choices):
+        spec = budgets.get(scenario)
+        head = f"scenario {scenario}"
+        if spec is not None:
+            head += (
+                f"  (cost <= ${spec.max_total_cost:g}, time <= {spec.max_total_time:g} s, "
+                f"accuracy >= {spec.min_accuracy:g}"
+                + (f", P(all met) >= {spec.min_probability:g}" if spec.min_probability is not None else "")
+                + f"; k <= {spec.k_max}, P = {spec.parallelism})"
+            )
+        lines += ["", head]
+        rows = [c for c in choices if c.scenario == scenario]
+        width = max(len("model"), *(len(c.model) for c in rows))
+        lines.append(f"  {'model':<{width}}  " + "  ".join(f"{m:>12}" for m in METHOD_ORDER))
+        for model in _unique(c.model for c in rows):
+            by_method = {c.method: c for c in rows if c.model == model}
+            cells = [_k_cell(by_method.get(m)) for m in METHOD_ORDER]
+            lines.append(f"  {model:<{width}}  " + "  ".join(f"{cell:>12}" for cell in cells))
+        infeasible = [c for c in rows if c.status == "infeasible" and c.method == "max_accuracy"]
+        for c in infeasible:
+            lines.append(f"  ! {c.model}: infeasible: {c.reason}")
+        recs = [r for r in recommendations if r.scenario == scenario]
+        if recs:
+            lines.append("  across models:")
+            for r in recs:
+                if r.status == "ok":
+                    lines.append(
+                        f"    {r.method:<12}  {r.model} k={r.k}  cost ${r.total_cost:.4f}  "
+                        f"time {r.total_time:.2f} s  accuracy {r.accuracy:.4f}"
+                    )
+                else:
+                    lines.append(f"    {r.method:<12}  {r.status}: {r.reason}")
+    lines.append("")
+    lines.append("cells: chosen k ('-' infeasible, 'none' no knee: fewer than 3 frontier points)")
+    return "\n".join(lines)
+
+
+def curves_table(stored: Any) -> str:
+    """k, means with standard errors, spread, feasibility and frontier membership."""
+    c = stored.curves
+    lines = [
+        f"{stored.model} under {stored.scenario}: {c.trials} trials",
+        f"{'k':>6} {'cost $':>10} {'+-se':>9} {'time s':>9} {'+-se':>8} {'accuracy':>9} {'+-se':>9} "
+        f"{'acc p05..p95':>15} {'P(ok)':>6}  flags",
+    ]
+    for j, k in enumerate(c.k):
+        flags = ("feasible" if stored.feasible[j] else "") + (" frontier" if stored.on_frontier[j] else "")
+        lines.append(
+            f"{k:>6} {c.cost.mean[j]:>10.4f} {c.cost.se[j]:>9.2e} {c.time.mean[j]:>9.2f} {c.time.se[j]:>8.2e} "
+            f"{c.accuracy.mean[j]:>9.4f} {c.accuracy.se[j]:>9.2e} "
+            f"{c.accuracy.p05[j]:>7.4f}..{c.accuracy.p95[j]:<6.4f} {c.feasible_probability[j]:>6.3f}  {flags.strip()}"
+        )
+    return "\n".join(lines)
+
+
+def _k_cell(choice: Any) -> str:
+    if choice is None:
+        return "?"
+    if choice.status == "ok":
+        return str(choice.k)
+    return "none" if choice.status == "no_knee" else "-"
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for v in values:
+        seen.setdefault(v, None)
+    return list(seen)
+

@@ -1,0 +1,52 @@
+"""Every environment variable infscale reads, with its default, in one place.
+
+| variable | default | used by |
+|---|---|---|
+| INFSCALE_DATABASE_URL | sqlite:///infscale.db | every command (`--db` overrides) |
+| INFSCALE_BROKER_URL | redis://127.0.0.1:6379/0 | submit, worker, status, flower (`--broker` overrides) |
+| INFSCALE_RESULT_BACKEND | the broker URL | workers |
+| INFSCALE_MEMORY_LIMIT_MB | 4096 | refuses sweeps whose statistics would not fit |
+| INFSCALE_SHARD_BLOCKS | 16 | blocks of 1024 trials per distributed shard |
+| INFSCALE_VISIBILITY_TIMEOUT | 3600 | seconds before Redis redelivers an unacknowledged task |
+| INFSCALE_PRICE_SOURCE | (none) | recalc: the price file to import |
+| INFSCALE_FLOWER_BASIC_AUTH | (none) | flower: user:password |
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+
+
+def memory_limit_bytes() -> int:
+    return _int("INFSCALE_MEMORY_LIMIT_MB", 4096) << 20
+
+
+def broker_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("INFSCALE_BROKER_URL") or DEFAULT_BROKER_URL
+
+
+def result_backend(explicit_broker: str | None = None) -> str:
+    return os.environ.get("INFSCALE_RESULT_BACKEND") or broker_url(explicit_broker)
+
+
+def shard_blocks(explicit: int | None = None) -> int:
+    return explicit if explicit is not None else _int("INFSCALE_SHARD_BLOCKS", 16)
+
+
+def visibility_timeout() -> int:
+    return _int("INFSCALE_VISIBILITY_TIMEOUT", 3600)
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        from engine.errors import InfscaleError
+
+        raise InfscaleError(f"environment: {name}: must be an integer, got {raw!r}") from None
+    return value
