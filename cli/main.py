@@ -53,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="infscale", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    from cli import commands  # the handlers; imported here so --help stays fast
+    # Handler modules are imported here, not at the top, so that `infscale --help` stays fast.
+    from cli import commands, distributed, plotting
 
-    for register in commands.REGISTRY:
+    for register in commands.REGISTRY + distributed.REGISTRY + plotting.REGISTRY:
         register(sub)
     return parser
 

@@ -1,0 +1,118 @@
+"""Engine speed and memory figures for the README (issue: engine and local run).
+
+    python benchmarks/engine_speed.py            # all three figures (about a minute)
+    python benchmarks/engine_speed.py --quick    # smaller runs, same figures
+
+1. Throughput on one core: GPT-5, k_max 1024, parallelism 1, grid all; simulated inferences
+   per second and the ratio to numpy's own rate for drawing the three normals an inference
+   needs (goal >= 0.33).
+2. Against legacy mode on the notebook defaults (GPT-5, balanced) at equal trials (goal >= 100x).
+3. Peak memory (max RSS of the process and of its largest child) of `infscale run` with
+   1,000,000 trials at k_max 1024 (goal <= 300 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.catalog import PAPER, builtin_catalog, builtin_scenarios  # noqa: E402
+from engine.legacy import simulate_legacy  # noqa: E402
+from engine.plan import BlockPlan, SimulationGroup  # noqa: E402
+from engine.simulation import simulate_blocks  # noqa: E402
+from engine.specs import KGrid, ScenarioSpec  # noqa: E402
+from engine.statistics import bins_for  # noqa: E402
+
+
+def throughput(blocks: int) -> None:
+    model = builtin_catalog(PAPER)["gpt5"]
+    scenario = ScenarioSpec("bench", 0.5, 60.0, 0.9, 1024, 1, KGrid.ALL)
+    group = SimulationGroup(model, 1, 1024, KGrid.ALL, (scenario,))
+    plan = BlockPlan(1024 * blocks, 1024)
+    bins = bins_for(group)
+    simulate_blocks(group, 7, plan, range(1), bins)  # warm up
+    start = time.perf_counter()
+    simulate_blocks(group, 7, plan, range(blocks), bins)
+    ours = plan.trials * 1024 / (time.perf_counter() - start)
+
+    rng = np.random.default_rng(7)
+    n = 1 << 20
+    start = time.perf_counter()
+    for _ in range(blocks):
+        rng.normal(1024.0, 64.0, size=n)
+        rng.normal(2048.0, 128.0, size=n)
+        rng.normal(0.94, 0.02, size=n)
+    numpy_rate = blocks * n / (time.perf_counter() - start)
+    print(f"throughput (1 core, GPT-5, k_max 1024, P 1, grid all, {plan.trials} trials):")
+    print(f"  infscale  {ours / 1e6:8.2f} M inferences/s")
+    print(f"  numpy     {numpy_rate / 1e6:8.2f} M inferences/s (three normal draws each, nothing else)")
+    print(f"  ratio     {ours / numpy_rate:8.2f}   (goal >= 0.33)")
+
+
+def legacy_speedup(trials: int) -> None:
+    model = builtin_catalog(PAPER)["gpt5"]
+    scenario = builtin_scenarios()["balanced"]
+    group = SimulationGroup(model, scenario.parallelism, scenario.k_max, scenario.k_grid, (scenario,))
+    bins = bins_for(group)
+    start = time.perf_counter()
+    simulate_legacy(group, 42, trials, bins)
+    legacy = time.perf_counter() - start
+    plan = BlockPlan(trials, 1024)
+    start = time.perf_counter()
+    simulate_blocks(group, 42, plan, range(plan.n_blocks), bins)
+    ours = time.perf_counter() - start
+    print(f"legacy vs standard (GPT-5, balanced: k_max 128, P 4, {trials} trials each, 1 core):")
+    print(f"  legacy {legacy:7.2f} s   standard {ours:7.3f} s   speed-up {legacy / ours:6.0f}x   (goal >= 100x)")
+
+
+def peak_memory(trials: int) -> None:
+    sweep = (
+        "name: memory-benchmark\nmodels: [gpt5]\n"
+        "scenarios:\n  - {name: wide, max_total_cost: 10, max_total_time: 3000, min_accuracy: 0.9,"
+        " k_max: 1024, parallelism: 1, k_grid: all}\n"
+        f"trials: {trials}\nseed: 1\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "sweep.yaml")
+        path.write_text(sweep)
+        script = (
+            "import resource, sys; from cli.main import main; rc = main(sys.argv[1:]);"
+            "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+            "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+            "print(f'RSS {me} {kids}', file=sys.stderr); sys.exit(rc)"
+        )
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", script, "run", str(path), "--db", f"sqlite:///{tmp}/m.db", "--json"],
+            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    me, kids = (int(x) for x in proc.stderr.strip().splitlines()[-1].split()[1:])
+    print(f"peak memory of `infscale run` ({trials} trials, k_max 1024, grid all, {os.cpu_count()} cores, {seconds:.0f} s):")
+    print(f"  main process {me / 1024:6.0f} MB   largest worker {kids / 1024:6.0f} MB   (goal <= 300 MB)")
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    args = parser.parse_args()
+    throughput(blocks=4 if args.quick else 32)
+    legacy_speedup(trials=300 if args.quick else 2000)
+    peak_memory(trials=100_000 if args.quick else 1_000_000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""Handlers of the distributed commands (registered in cli.main)."""
+
+REGISTRY: list = []

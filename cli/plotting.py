@@ -1,0 +1,3 @@
+"""Handlers of the plotting commands (registered in cli.main)."""
+
+REGISTRY: list = []
