@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh machine: install infscale with its test tools, make sure
+# the real servers the tests need are there (redis-server binary; PostgreSQL on 127.0.0.1:5432),
+# then run pytest. Any missing piece is installed or fails loudly; nothing is skipped silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "tests/run.sh: redis-server not found; installing Debian's redis-server" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) \
+        || { echo "tests/run.sh: FAILED to install redis-server; the Celery tests need it" >&2; exit 1; }
+fi
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    echo "tests/run.sh: PostgreSQL is not answering on 127.0.0.1:5432; trying to start it" >&2
+    if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql >/dev/null 2>&1; then
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    fi
+    for _ in $(seq 1 20); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+    pg_isready -q -h 127.0.0.1 -p 5432 \
+        || { echo "tests/run.sh: FAILED: no PostgreSQL on 127.0.0.1:5432 (trust auth); the storage tests need it" >&2; exit 1; }
+fi
+
+exec python3 -m pytest "$@"
