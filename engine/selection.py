@@ -212,7 +212,7 @@ def infeasible_reason(curves: Curves, scenario: ScenarioSpec) -> str:
     ):
         if not ok[k >= k_acc].any():
             limits.append(f"{name} {value:g} allows only k <= {int(k[ok].max())}")
-    return f"min_accuracy {scenario.min_accuracy:g} needs k >= {k_acc}, but " + " and ".join(limits)
+    return f"min_accuracy {scenario.min_accuracy:g} needs k >= {k_acc}, but " + (" and ".join(limits) or "every k that reaches it exceeds max_total_cost or max_total_time")
 
 
 def _pick(
