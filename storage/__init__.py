@@ -1,0 +1,1 @@
+"""Persistence for infscale: `storage.store.Store` over SQLite or PostgreSQL, alembic-migrated."""

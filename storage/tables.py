@@ -1,0 +1,254 @@
+"""The database schema as typed ORM tables (migration `0001_initial` creates exactly this).
+
+A sweep has one `simulations` row per engine `SimulationGroup`, one `partials` row per
+shard of a simulation, and one `runs` row per (model, scenario); a finished run has its
+`curve_points` (one per k) and `choices` (one per method); a finished sweep has its
+cross-model `recommendations`. Unique constraints make duplicates impossible where a
+duplicate would be a bug (a shard delivered twice, a run finished twice).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class SweepStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(str, Enum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_SWEEP_STATUSES = frozenset({SweepStatus.DONE, SweepStatus.FAILED, SweepStatus.CANCELLED})
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite keeps no zone: UTC is implied)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class NaNDouble(TypeDecorator[float]):
+    """A double where NaN is stored as NULL and NULL reads back as NaN.
+
+    Not every backend keeps NaN in a double column, and NULL says "no value" (e.g. the
+    standard error of a 1-trial mean) in a way every SQL client understands.
+    """
+
+    impl = Double
+    cache_ok = True
+
+    def process_bind_param(self, value: float | None, dialect: Any) -> float | None:
+        if value is None or math.isnan(value):
+            return None
+        return float(value)
+
+    def process_result_value(self, value: float | None, dialect: Any) -> float:
+        return math.nan if value is None else float(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class SweepRecord(Base):
+    __tablename__ = "sweeps"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'running', 'done', 'failed', 'cancelled')", name="status"
+        ),
+        Index(None, "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String)
+    source: Mapped[str] = mapped_column(Text)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # engine.serialize.sweep_to_dict
+    mode: Mapped[str] = mapped_column(String)
+    trials: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocks_per_shard: Mapped[int | None] = mapped_column(Integer)
+
+
+class SimulationRecord(Base):
+    """One engine `SimulationGroup` of a sweep: scenarios sharing one simulation."""
+
+    __tablename__ = "simulations"
+    __table_args__ = (UniqueConstraint("sweep_id", "group_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"))
+    group_key: Mapped[str] = mapped_column(String)  # SimulationGroup.key
+    model_key: Mapped[str] = mapped_column(String)
+    parallelism: Mapped[int] = mapped_column(Integer)
+    k_max: Mapped[int] = mapped_column(Integer)
+    k_grid: Mapped[str] = mapped_column(String)
+    n_blocks: Mapped[int] = mapped_column(Integer)
+    n_shards: Mapped[int] = mapped_column(Integer)
+
+
+class PartialRecord(Base):
+    """Encoded partial statistics of one shard (see storage.codec); stored once per shard."""
+
+    __tablename__ = "partials"
+    __table_args__ = (UniqueConstraint("simulation_id", "shard_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    simulation_id: Mapped[int] = mapped_column(ForeignKey("simulations.id", ondelete="CASCADE"))
+    shard_index: Mapped[int] = mapped_column(Integer)
+    n_shards: Mapped[int] = mapped_column(Integer)
+    trials: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    seconds: Mapped[float] = mapped_column(Double)  # compute time of the shard
+
+
+class RunRecord(Base):
+    """One model under one scenario, with the prices and budgets it was computed with."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'done', 'failed', 'cancelled')", name="status"),
+        UniqueConstraint("sweep_id", "model_key", "scenario_name", "revision"),
+        Index(None, "model_key", "scenario_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"))
+    simulation_id: Mapped[int] = mapped_column(
+        ForeignKey("simulations.id", ondelete="CASCADE"), index=True
+    )
+    model_key: Mapped[str] = mapped_column(String)
+    scenario_name: Mapped[str] = mapped_column(String)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)  # engine.serialize.model_to_dict
+    scenario: Mapped[dict[str, Any]] = mapped_column(JSON)  # engine.serialize.scenario_to_dict
+    status: Mapped[str] = mapped_column(String)
+    error: Mapped[str | None] = mapped_column(Text)
+    trials: Mapped[int | None] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CurvePointRecord(Base):
+    """Everything measured for one run at one k (engine.statistics.Curves, one row per k)."""
+
+    __tablename__ = "curve_points"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    k: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cost_mean: Mapped[float] = mapped_column(NaNDouble)
+    cost_se: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: 1 trial
+    cost_p05: Mapped[float] = mapped_column(NaNDouble)
+    cost_p50: Mapped[float] = mapped_column(NaNDouble)
+    cost_p95: Mapped[float] = mapped_column(NaNDouble)
+    time_mean: Mapped[float] = mapped_column(NaNDouble)
+    time_se: Mapped[float] = mapped_column(NaNDouble, nullable=True)
+    time_p05: Mapped[float] = mapped_column(NaNDouble)
+    time_p50: Mapped[float] = mapped_column(NaNDouble)
+    time_p95: Mapped[float] = mapped_column(NaNDouble)
+    accuracy_mean: Mapped[float] = mapped_column(NaNDouble)
+    accuracy_se: Mapped[float] = mapped_column(NaNDouble, nullable=True)
+    accuracy_p05: Mapped[float] = mapped_column(NaNDouble)
+    accuracy_p50: Mapped[float] = mapped_column(NaNDouble)
+    accuracy_p95: Mapped[float] = mapped_column(NaNDouble)
+    feasible_probability: Mapped[float] = mapped_column(NaNDouble)
+    feasible: Mapped[bool] = mapped_column(Boolean)
+    on_frontier: Mapped[bool] = mapped_column(Boolean)
+
+
+class ChoiceRecord(Base):
+    """The k one selection method picked for one run (engine.selection.Choice)."""
+
+    __tablename__ = "choices"
+    __table_args__ = (UniqueConstraint("run_id", "method"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    k: Mapped[int | None] = mapped_column(Integer)
+    total_cost: Mapped[float | None] = mapped_column(Double)
+    total_time: Mapped[float | None] = mapped_column(Double)
+    accuracy: Mapped[float | None] = mapped_column(Double)
+    reason: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Double)
+
+
+class RecommendationRecord(Base):
+    """The (model, k) one method picked across the models of a sweep for one scenario."""
+
+    __tablename__ = "recommendations"
+    __table_args__ = (UniqueConstraint("sweep_id", "scenario_name", "method", "revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"))
+    scenario_name: Mapped[str] = mapped_column(String)
+    method: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    model_key: Mapped[str | None] = mapped_column(String)
+    k: Mapped[int | None] = mapped_column(Integer)
+    total_cost: Mapped[float | None] = mapped_column(Double)
+    total_time: Mapped[float | None] = mapped_column(Double)
+    accuracy: Mapped[float | None] = mapped_column(Double)
+    reason: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
