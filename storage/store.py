@@ -1,0 +1,525 @@
+"""`Store`: the one narrow interface to the database. Callers never build SQL.
+
+Every method opens its own session; every write method is one transaction, all or nothing.
+Writes that several workers may race on are idempotent: a shard's partial is stored once
+(`save_partial`), a group's runs are finished once (`finish_group`) and a sweep is finished
+once (`finish_sweep`); the loser of a race gets False and nothing changes.
+
+Runs and recommendations carry a revision; queries read the highest revision of each.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+import numpy as np
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.pipeline import RunResult, SweepResult
+from engine.plan import block_plan, shard_ranges, simulation_groups
+from engine.selection import Choice, Decision, Method, Recommendation, Status
+from engine.serialize import (
+    model_from_dict,
+    model_to_dict,
+    scenario_from_dict,
+    scenario_to_dict,
+    sweep_from_dict,
+    sweep_to_dict,
+)
+from engine.specs import SweepSpec
+from engine.statistics import METRICS, Curves, MetricCurve
+from storage.database import database_url, make_engine, upgrade, writer
+from storage.errors import NotFound
+from storage.rows import ChoiceRow, RecommendationRow, StoredCurves, SweepRow
+from storage.tables import (
+    FINAL_SWEEP_STATUSES,
+    ChoiceRecord,
+    CurvePointRecord,
+    PartialRecord,
+    RecommendationRecord,
+    RunRecord,
+    RunStatus,
+    SimulationRecord,
+    SweepRecord,
+    SweepStatus,
+    utc_now,
+)
+
+__all__ = ["Store", "SweepRow", "ChoiceRow", "RecommendationRow", "StoredCurves"]
+
+METHOD_ORDER = {m.value: i for i, m in enumerate(Method)}
+STATS = tuple(f.name for f in fields(MetricCurve))  # mean, se, p05, p50, p95
+CURVE_FLOATS = tuple(f"{m}_{s}" for m in METRICS for s in STATS) + ("feasible_probability",)
+"""The float columns of `curve_points`, in the order `_curves_from_rows` reads them."""
+
+# What a run becomes when its sweep ends another way than done.
+_RUN_STATUS_ON_SWEEP_END = {SweepStatus.FAILED: RunStatus.FAILED, SweepStatus.CANCELLED: RunStatus.CANCELLED}
+
+R = TypeVar("R")
+
+
+class Store:
+    """Sweeps, partials and results in the database at `url` (see `storage.database`)."""
+
+    def __init__(self, url: str | None = None, *, upgrade_schema: bool = True) -> None:
+        self.url = database_url(url)
+        if upgrade_schema:
+            upgrade(self.url)
+        self._engine = make_engine(self.url)
+        self._reader = sessionmaker(self._engine, expire_on_commit=False)
+        self._writer = sessionmaker(writer(self._engine), expire_on_commit=False)
+
+    def close(self) -> None:
+        """Close pooled connections (the store stays usable; it reconnects on demand)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing a sweep ----------------------------------------------------------------
+
+    def create_sweep(
+        self, sweep: SweepSpec, blocks_per_shard: int | None = None, status: str = SweepStatus.PENDING
+    ) -> int:
+        """The sweep, one simulation per engine group and one pending run per (model, scenario).
+
+        `blocks_per_shard` None means one shard per group. Returns the sweep id.
+        """
+        with self._transaction() as session:
+            record, _ = _insert_sweep(session, sweep, blocks_per_shard, SweepStatus(status))
+            return record.id
+
+    def save_local_result(self, sweep: SweepSpec, result: SweepResult) -> int:
+        """A sweep computed in this process, with every result, as one done sweep. Returns its id."""
+        with self._transaction() as session:
+            record, runs = _insert_sweep(session, sweep, None, SweepStatus.DONE)
+            now = utc_now()
+            for run, run_result in _match_runs(runs, result.runs, f"sweep {sweep.name!r}"):
+                _write_run_result(session, run, run_result, now)
+            _write_recommendations(session, record.id, result.recommendations)
+            return record.id
+
+    def save_partial(
+        self, sweep_id: int, group_key: str, shard_index: int, data: bytes, trials: int, seconds: float
+    ) -> bool:
+        """Store one shard's encoded partial (storage.codec). False if it was already stored."""
+        with self._transaction() as session:
+            simulation = _simulation(session, sweep_id, group_key)
+            if not 0 <= shard_index < simulation.n_shards:
+                raise ValueError(
+                    f"{group_key}: shard index {shard_index} is outside 0..{simulation.n_shards - 1}"
+                )
+            return _insert_unless_present(
+                session, PartialRecord, ("simulation_id", "shard_index"),
+                simulation_id=simulation.id, shard_index=shard_index, n_shards=simulation.n_shards,
+                trials=int(trials), data=bytes(data), seconds=float(seconds), created_at=utc_now(),
+            )
+
+    def finish_group(self, sweep_id: int, group_key: str, runs: Sequence[RunResult]) -> bool:
+        """Write a group's curves and choices and mark its runs done, exactly once.
+
+        The group's run rows are locked (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's write
+        lock is taken at BEGIN) and must all be pending; otherwise nothing is written and the
+        result is False (already finished, or the sweep was cancelled or failed).
+        """
+        with self._transaction() as session:
+            simulation = _simulation(session, sweep_id, group_key)
+            records = _latest_runs(session.scalars(
+                select(RunRecord).where(RunRecord.simulation_id == simulation.id).with_for_update()
+            ))
+            if any(r.status != RunStatus.PENDING for r in records):
+                return False
+            now = utc_now()
+            for run, run_result in _match_runs(records, runs, group_key):
+                _write_run_result(session, run, run_result, now)
+            return True
+
+    def finish_sweep(self, sweep_id: int, recommendations: Iterable[Recommendation]) -> bool:
+        """Write the recommendations and mark the sweep done, exactly once.
+
+        False, with nothing written, while some run is not done or when the sweep has ended.
+        """
+        with self._transaction() as session:
+            sweep = _sweep_record(session, sweep_id, lock=True)
+            if sweep.status in FINAL_SWEEP_STATUSES:
+                return False
+            if any(r.status != RunStatus.DONE for r in _current_runs(session, sweep_id)):
+                return False
+            _write_recommendations(session, sweep_id, recommendations)
+            sweep.status, sweep.finished_at = SweepStatus.DONE.value, utc_now()
+            return True
+
+    def set_sweep_status(self, sweep_id: int, status: str, error: str | None = None) -> bool:
+        """Move a sweep that has not ended to `status` (pending, running, done, failed, cancelled).
+
+        Ending it as failed or cancelled also ends its pending runs so. A sweep that has ended
+        stays as it is: the result is False and nothing changes.
+        """
+        new = SweepStatus(status)
+        with self._transaction() as session:
+            sweep = _sweep_record(session, sweep_id, lock=True)
+            if sweep.status in FINAL_SWEEP_STATUSES:
+                return False
+            sweep.status, sweep.error = new.value, error
+            if new in FINAL_SWEEP_STATUSES:
+                sweep.finished_at = utc_now()
+            run_status = _RUN_STATUS_ON_SWEEP_END.get(new)
+            if run_status is not None:
+                for run in _current_runs(session, sweep_id):
+                    if run.status == RunStatus.PENDING:
+                        run.status, run.error, run.finished_at = run_status.value, error, sweep.finished_at
+            return True
+
+    def fail_sweep(self, sweep_id: int, error: str) -> bool:
+        """Mark the sweep and its pending runs failed with `error` (False if it had ended)."""
+        return self.set_sweep_status(sweep_id, SweepStatus.FAILED, error)
+
+    def cancel_sweep(self, sweep_id: int) -> bool:
+        """Mark the sweep and its pending runs cancelled (False if it had ended)."""
+        return self.set_sweep_status(sweep_id, SweepStatus.CANCELLED)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def partials(self, sweep_id: int, group_key: str) -> list[bytes]:
+        """The group's stored partials (encoded), in shard order."""
+        with self._reading() as session:
+            simulation = _simulation(session, sweep_id, group_key)
+            return [bytes(b) for b in session.scalars(
+                select(PartialRecord.data)
+                .where(PartialRecord.simulation_id == simulation.id)
+                .order_by(PartialRecord.shard_index)
+            )]
+
+    def shard_counts(self, sweep_id: int) -> dict[str, tuple[int, int]]:
+        """group_key -> (shards stored, shards in total), groups in sweep order."""
+        with self._reading() as session:
+            _sweep_record(session, sweep_id)
+            rows = session.execute(
+                select(SimulationRecord.group_key, func.count(PartialRecord.id), SimulationRecord.n_shards)
+                .outerjoin(PartialRecord, PartialRecord.simulation_id == SimulationRecord.id)
+                .where(SimulationRecord.sweep_id == sweep_id)
+                .group_by(SimulationRecord.id, SimulationRecord.group_key, SimulationRecord.n_shards)
+                .order_by(SimulationRecord.id)
+            )
+            return {key: (int(done), int(total)) for key, done, total in rows}
+
+    def sweep(self, sweep_id: int) -> SweepRow:
+        with self._reading() as session:
+            return _sweep_row(_sweep_record(session, sweep_id))
+
+    def sweeps(self) -> list[SweepRow]:
+        """Every sweep, oldest first."""
+        with self._reading() as session:
+            return [_sweep_row(r) for r in session.scalars(select(SweepRecord).order_by(SweepRecord.id))]
+
+    def latest_sweep_id(self) -> int | None:
+        """The id of the most recently created sweep that is done, or None."""
+        with self._reading() as session:
+            return session.scalar(
+                select(func.max(SweepRecord.id)).where(SweepRecord.status == SweepStatus.DONE.value)
+            )
+
+    def sweep_spec(self, sweep_id: int) -> SweepSpec:
+        """The sweep's spec exactly as it was stored."""
+        with self._reading() as session:
+            return sweep_from_dict(_sweep_record(session, sweep_id).spec)
+
+    def choices(self, sweep_id: int, model: str | None = None, scenario: str | None = None) -> list[ChoiceRow]:
+        """Choices of the sweep's finished runs: by model, then scenario (as in the spec), then method."""
+        with self._reading() as session:
+            order = _SweepOrder(_sweep_record(session, sweep_id))
+            runs = {r.id: r for r in order.select(_current_runs(session, sweep_id), model, scenario)}
+            records = session.scalars(select(ChoiceRecord).where(ChoiceRecord.run_id.in_(runs)))
+            rows = [_choice_row(sweep_id, runs[c.run_id], c) for c in records]
+            return sorted(rows, key=lambda c: order.key(c.model, c.scenario, c.method))
+
+    def recommendations(self, sweep_id: int, scenario: str | None = None) -> list[RecommendationRow]:
+        """Cross-model recommendations, by scenario (as in the spec), then method."""
+        with self._reading() as session:
+            order = _SweepOrder(_sweep_record(session, sweep_id))
+            query = select(RecommendationRecord).where(RecommendationRecord.sweep_id == sweep_id)
+            if scenario is not None:
+                order.check_scenario(scenario)
+                query = query.where(RecommendationRecord.scenario_name == scenario)
+            records = _latest(session.scalars(query), lambda r: (r.scenario_name, r.method))
+            rows = [_recommendation_row(r) for r in records]
+            return sorted(rows, key=lambda r: order.key(None, r.scenario, r.method))
+
+    def curves(self, sweep_id: int, model: str, scenario: str) -> StoredCurves:
+        """One finished run's curves, feasible set and frontier, as computed."""
+        with self._reading() as session:
+            order = _SweepOrder(_sweep_record(session, sweep_id))
+            runs = order.select(_current_runs(session, sweep_id), model, scenario)
+            if not runs:
+                raise NotFound(f"sweep {sweep_id} has no run of model {model!r} under scenario {scenario!r}")
+            run = runs[0]
+            curves, feasible, frontier = _load_curves(session, run)
+            return StoredCurves(run.id, model, scenario, curves, feasible, frontier)
+
+    def run_results(self, sweep_id: int) -> tuple[RunResult, ...]:
+        """The sweep's finished runs rebuilt as engine results, in sweep order.
+
+        What `engine.pipeline.recommend_all` needs once every group has been finished,
+        possibly by different workers.
+        """
+        with self._reading() as session:
+            order = _SweepOrder(_sweep_record(session, sweep_id))
+            out = []
+            for run in order.select(_current_runs(session, sweep_id), None, None):
+                if run.status != RunStatus.DONE:
+                    continue
+                curves, feasible, frontier = _load_curves(session, run)
+                choices = session.scalars(select(ChoiceRecord).where(ChoiceRecord.run_id == run.id))
+                decision = Decision(feasible, frontier, tuple(
+                    _choice(c) for c in sorted(choices, key=lambda c: METHOD_ORDER[c.method])
+                ))
+                out.append(RunResult(model_from_dict(run.model), scenario_from_dict(run.scenario), curves, decision))
+            return tuple(out)
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One write transaction: committed when the block ends, rolled back on any exception."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with self._reader() as session, session.begin():
+            yield session
+
+
+# --- writing helpers ---------------------------------------------------------------------------
+
+
+def _insert_sweep(
+    session: Session, sweep: SweepSpec, blocks_per_shard: int | None, status: SweepStatus
+) -> tuple[SweepRecord, list[RunRecord]]:
+    """The sweep row, its simulations and its pending runs (in sweep order)."""
+    n_blocks = block_plan(sweep).n_blocks
+    n_shards = len(shard_ranges(n_blocks, blocks_per_shard or n_blocks))
+    now = utc_now()
+    record = SweepRecord(
+        name=sweep.name, source=sweep.source, spec=sweep_to_dict(sweep), mode=sweep.mode.value,
+        trials=sweep.trials, seed=sweep.seed, status=status.value, blocks_per_shard=blocks_per_shard,
+        created_at=now, finished_at=now if status in FINAL_SWEEP_STATUSES else None,
+    )
+    session.add(record)
+    session.flush()
+    simulation_of: dict[tuple[str, str], SimulationRecord] = {}
+    for group in simulation_groups(sweep):
+        simulation = SimulationRecord(
+            sweep_id=record.id, group_key=group.key, model_key=group.model.key,
+            parallelism=group.parallelism, k_max=group.k_max, k_grid=group.k_grid.value,
+            n_blocks=n_blocks, n_shards=n_shards,
+        )
+        session.add(simulation)
+        for scenario in group.scenarios:
+            simulation_of[group.model.key, scenario.name] = simulation
+    session.flush()
+    runs = [
+        RunRecord(
+            sweep_id=record.id, simulation_id=simulation_of[model.key, scenario.name].id,
+            model_key=model.key, scenario_name=scenario.name, model=model_to_dict(model),
+            scenario=scenario_to_dict(scenario), status=RunStatus.PENDING.value,
+        )
+        for model in sweep.models
+        for scenario in sweep.scenarios
+    ]
+    session.add_all(runs)
+    session.flush()
+    return record, runs
+
+
+def _match_runs(
+    records: Sequence[RunRecord], results: Sequence[RunResult], what: str
+) -> list[tuple[RunRecord, RunResult]]:
+    """Pair run rows with engine results by (model, scenario); both sets must be the same."""
+    by_key = {(r.model_key, r.scenario_name): r for r in records}
+    result_keys = [(r.model.key, r.scenario.name) for r in results]
+    if sorted(result_keys) != sorted(by_key):
+        raise ValueError(
+            f"{what}: results for {sorted(result_keys)} do not match the stored runs {sorted(by_key)}"
+        )
+    return [(by_key[key], result) for key, result in zip(result_keys, results)]
+
+
+def _write_run_result(session: Session, run: RunRecord, result: RunResult, now: datetime) -> None:
+    """A run's curve points and choices; the run becomes done."""
+    curves, decision = result.curves, result.decision
+    columns: dict[str, list[Any]] = {"k": curves.k.tolist()}
+    for metric in METRICS:
+        for stat in STATS:
+            columns[f"{metric}_{stat}"] = getattr(getattr(curves, metric), stat).tolist()
+    columns["feasible_probability"] = curves.feasible_probability.tolist()
+    columns["feasible"] = decision.feasible.tolist()
+    columns["on_frontier"] = decision.frontier.tolist()
+    names = list(columns)
+    session.execute(insert(CurvePointRecord), [
+        {"run_id": run.id, **dict(zip(names, values))} for values in zip(*columns.values())
+    ])
+    session.execute(insert(ChoiceRecord), [
+        {
+            "run_id": run.id, "method": c.method.value, "status": c.status.value, "k": c.k,
+            "total_cost": c.total_cost, "total_time": c.total_time, "accuracy": c.accuracy,
+            "reason": c.reason,
+        }
+        for c in decision.choices
+    ])
+    run.status, run.trials, run.finished_at = RunStatus.DONE.value, curves.trials, now
+
+
+def _write_recommendations(session: Session, sweep_id: int, recommendations: Iterable[Recommendation]) -> None:
+    rows = [
+        {
+            "sweep_id": sweep_id, "scenario_name": r.scenario, "method": Method(r.method).value,
+            "status": Status(r.status).value, "model_key": r.model, "k": r.k, "total_cost": r.total_cost,
+            "total_time": r.total_time, "accuracy": r.accuracy, "reason": r.reason,
+        }
+        for r in recommendations
+    ]
+    if rows:
+        session.execute(insert(RecommendationRecord), rows)
+
+
+def _insert_unless_present(session: Session, record_class: type, unique: tuple[str, ...], **values: Any) -> bool:
+    """INSERT ... ON CONFLICT (unique) DO NOTHING; True if the row was inserted.
+
+    RETURNING tells which happened (psycopg reports no rowcount for this statement).
+    """
+    table = record_class.__table__
+    dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
+    statement = (
+        dialect_insert(table).values(**values)
+        .on_conflict_do_nothing(index_elements=unique)
+        .returning(*table.primary_key.columns)
+    )
+    return session.execute(statement).first() is not None
+
+
+# --- reading helpers ----------------------------------------------------------------------------
+
+
+def _sweep_record(session: Session, sweep_id: int, lock: bool = False) -> SweepRecord:
+    record = session.get(SweepRecord, sweep_id, with_for_update=lock)
+    if record is None:
+        raise NotFound(f"sweep {sweep_id} does not exist")
+    return record
+
+
+def _simulation(session: Session, sweep_id: int, group_key: str) -> SimulationRecord:
+    simulation = session.scalar(
+        select(SimulationRecord).where(SimulationRecord.sweep_id == sweep_id, SimulationRecord.group_key == group_key)
+    )
+    if simulation is None:
+        _sweep_record(session, sweep_id)
+        known = session.scalars(select(SimulationRecord.group_key).where(SimulationRecord.sweep_id == sweep_id))
+        raise NotFound(f"sweep {sweep_id} has no simulation group {group_key!r} (groups: {', '.join(known)})")
+    return simulation
+
+
+def _current_runs(session: Session, sweep_id: int) -> list[RunRecord]:
+    """The highest revision of each (model, scenario) run of the sweep."""
+    return _latest_runs(session.scalars(select(RunRecord).where(RunRecord.sweep_id == sweep_id)))
+
+
+def _latest_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
+    return _latest(records, lambda r: (r.model_key, r.scenario_name))
+
+
+def _latest(records: Iterable[R], key: Callable[[R], Any]) -> list[R]:
+    """Of records with the same key, the one with the highest `revision`."""
+    best: dict[Any, R] = {}
+    for record in records:
+        k = key(record)
+        if k not in best or record.revision > best[k].revision:  # type: ignore[attr-defined]
+            best[k] = record
+    return list(best.values())
+
+
+def _load_curves(session: Session, run: RunRecord) -> tuple[Curves, np.ndarray, np.ndarray]:
+    """A done run's Curves, feasible mask and frontier mask from its curve points."""
+    if run.status != RunStatus.DONE:
+        raise NotFound(f"run {run.model_key}/{run.scenario_name} has no curves yet (status {run.status})")
+    table = CurvePointRecord
+    rows = session.execute(
+        select(table.k, table.feasible, table.on_frontier, *(getattr(table, c) for c in CURVE_FLOATS))
+        .where(table.run_id == run.id)
+        .order_by(table.k)
+    ).all()
+    k = np.array([r[0] for r in rows], dtype=np.int64)
+    feasible = np.array([r[1] for r in rows], dtype=bool)
+    frontier = np.array([r[2] for r in rows], dtype=bool)
+    floats = np.array([r[3:] for r in rows], dtype=np.float64).reshape(len(rows), len(CURVE_FLOATS))
+    column = {name: floats[:, i].copy() for i, name in enumerate(CURVE_FLOATS)}
+    metrics = [MetricCurve(*(column[f"{m}_{s}"] for s in STATS)) for m in METRICS]
+    curves = Curves(k, int(run.trials or 0), *metrics, column["feasible_probability"])
+    return curves, feasible, frontier
+
+
+class _SweepOrder:
+    """The spec's model and scenario order, and checks that named ones exist."""
+
+    def __init__(self, sweep: SweepRecord) -> None:
+        self.sweep_id = sweep.id
+        self.models = {m["key"]: i for i, m in enumerate(sweep.spec["models"])}
+        self.scenarios = {s["name"]: i for i, s in enumerate(sweep.spec["scenarios"])}
+
+    def key(self, model: str | None, scenario: str, method: str) -> tuple[int, int, int]:
+        return (self.models.get(model, -1), self.scenarios[scenario], METHOD_ORDER[method])
+
+    def check_model(self, model: str) -> None:
+        if model not in self.models:
+            raise NotFound(f"sweep {self.sweep_id} has no model {model!r} (models: {', '.join(self.models)})")
+
+    def check_scenario(self, scenario: str) -> None:
+        if scenario not in self.scenarios:
+            raise NotFound(
+                f"sweep {self.sweep_id} has no scenario {scenario!r} (scenarios: {', '.join(self.scenarios)})"
+            )
+
+    def select(self, runs: Iterable[RunRecord], model: str | None, scenario: str | None) -> list[RunRecord]:
+        """Runs of the named model and scenario (None: any), in sweep order."""
+        if model is not None:
+            self.check_model(model)
+        if scenario is not None:
+            self.check_scenario(scenario)
+        chosen = [
+            r for r in runs
+            if (model is None or r.model_key == model) and (scenario is None or r.scenario_name == scenario)
+        ]
+        return sorted(chosen, key=lambda r: (self.models[r.model_key], self.scenarios[r.scenario_name]))
+
+
+# --- rows -----------------------------------------------------------------------------------------
+
+
+def _sweep_row(r: SweepRecord) -> SweepRow:
+    return SweepRow(r.id, r.name, r.source, r.status, r.mode, r.trials, r.seed, r.created_at, r.finished_at, r.error)
+
+
+def _choice_row(sweep_id: int, run: RunRecord, c: ChoiceRecord) -> ChoiceRow:
+    return ChoiceRow(
+        sweep_id, run.id, run.model_key, run.scenario_name, c.method, c.status, c.k,
+        c.total_cost, c.total_time, c.accuracy, c.reason, c.confidence,
+    )
+
+
+def _choice(c: ChoiceRecord) -> Choice:
+    return Choice(Method(c.method), Status(c.status), c.k, c.total_cost, c.total_time, c.accuracy, c.reason)
+
+
+def _recommendation_row(r: RecommendationRecord) -> RecommendationRow:
+    return RecommendationRow(
+        r.sweep_id, r.scenario_name, r.method, r.status, r.model_key, r.k,
+        r.total_cost, r.total_time, r.accuracy, r.reason,
+    )
