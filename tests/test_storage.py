@@ -1,0 +1,513 @@
+"""storage/: schema, codec and Store on SQLite and PostgreSQL.
+
+Every Store test runs on both backends. PostgreSQL tests share one database per session
+(see conftest.py), so they look only at their own sweep ids, or at row-count differences.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import threading
+import zlib
+from datetime import timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, exc, text
+from sqlalchemy.engine import make_url
+
+from engine.errors import InfscaleError
+from engine.pipeline import SweepResult, finish_group, recommend_all, run_sweep, simulate_shard
+from engine.plan import block_plan, shard_ranges, simulation_groups
+from engine.specs import SweepSpec
+from engine.statistics import METRICS
+from engine.sweepfile import sweep_from_yaml
+from storage.codec import MAGIC, partial_from_bytes, partial_to_bytes
+from storage.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, database_url, make_engine, upgrade
+from storage.errors import CorruptPartial, NotFound
+from storage.store import STATS, Store
+from storage.tables import Base
+
+TABLES = ("sweeps", "simulations", "partials", "runs", "curve_points", "choices", "recommendations")
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+def make_sweep(text_: str) -> SweepSpec:
+    return sweep_from_yaml(text_, "t.yaml", lambda p: Path(p).read_text())
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[SweepSpec, SweepResult]:
+    """2 models x 1 scenario, 300 trials: one block, one group per model."""
+    sweep = make_sweep("name: t\nmodels: [gpt5, gpt5-mini]\nscenarios: [balanced]\ntrials: 300\nseed: 1\n")
+    return sweep, run_sweep(sweep)
+
+
+@pytest.fixture(scope="module")
+def sharded() -> tuple[SweepSpec, dict[str, list[bytes]]]:
+    """2 models x 2 scenarios with different k grids (4 groups), 3 blocks each, one shard per block."""
+    sweep = make_sweep(
+        "name: s\nmodels: [gpt5-mini, gpt5]\nscenarios: [latency-critical, balanced]\ntrials: 2100\nseed: 7\n"
+    )
+    n_blocks = block_plan(sweep).n_blocks
+    assert n_blocks == 3
+    shards = {
+        group.key: [partial_to_bytes(simulate_shard(sweep, group, r)) for r in shard_ranges(n_blocks, 1)]
+        for group in simulation_groups(sweep)
+    }
+    return sweep, shards
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'infscale.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database nobody has migrated yet."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    return request.getfixturevalue("fresh_postgres_url")
+
+
+@pytest.fixture()
+def store(url: str) -> Iterator[Store]:
+    with Store(url) as s:
+        yield s
+
+
+def row_counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
+    finally:
+        engine.dispose()
+
+
+def scalar(url: str, sql: str, **params: object) -> object:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def without_ids(rows: list) -> list:
+    """Rows with their sweep and run ids blanked, to compare two sweeps' results."""
+    return [
+        dataclasses.replace(r, sweep_id=0, **({"run_id": 0} if hasattr(r, "run_id") else {})) for r in rows
+    ]
+
+
+def assert_same_array(stored: np.ndarray, expected: np.ndarray) -> None:
+    """Same dtype and shape, every value identical (NaN where the engine has NaN)."""
+    assert stored.dtype == expected.dtype and stored.shape == expected.shape
+    assert np.array_equal(stored, expected, equal_nan=expected.dtype.kind == "f")
+
+
+def assert_same_curves(stored, expected) -> None:  # noqa: ANN001 (engine Curves)
+    assert stored.trials == expected.trials
+    assert_same_array(stored.k, expected.k)
+    assert_same_array(stored.feasible_probability, expected.feasible_probability)
+    for metric in METRICS:
+        for stat in STATS:
+            assert_same_array(getattr(getattr(stored, metric), stat), getattr(getattr(expected, metric), stat))
+
+
+# --- schema --------------------------------------------------------------------------------------
+
+
+def test_migrated_schema_matches_orm_metadata(fresh_url: str) -> None:
+    upgrade(fresh_url)
+    upgrade(fresh_url)  # at head already: a no-op
+    engine = make_engine(fresh_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+            # The comparison does see the database: against no tables, all seven are extra.
+            removed = {d[1].name for d in compare_metadata(context, MetaData()) if d[0] == "remove_table"}
+            assert removed == set(TABLES)
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001_initial"
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_upgrades_migrate_once(fresh_url: str) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def migrate() -> None:
+        barrier.wait()
+        try:
+            upgrade(fresh_url)
+        except BaseException as error:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert scalar(fresh_url, "SELECT count(*) FROM alembic_version") == 1
+
+
+def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30_000
+    finally:
+        engine.dispose()
+
+
+def test_database_url_prefers_explicit_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    assert database_url() == DEFAULT_DATABASE_URL == "sqlite:///infscale.db"
+    monkeypatch.setenv(DATABASE_URL_ENV, "sqlite:///from-env.db")
+    assert database_url() == "sqlite:///from-env.db"
+    assert database_url("sqlite:///explicit.db") == "sqlite:///explicit.db"
+
+
+def test_plain_postgresql_urls_use_psycopg(postgres_url: str) -> None:
+    plain = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    assert plain.startswith("postgresql://")
+    engine = make_engine(plain)
+    assert engine.dialect.driver == "psycopg"
+    engine.dispose()
+    with Store(plain) as store:
+        assert isinstance(store.sweeps(), list)
+
+
+# --- codec ---------------------------------------------------------------------------------------
+
+
+def test_codec_round_trip_is_bit_exact_and_compact(sharded: tuple[SweepSpec, dict[str, list[bytes]]]) -> None:
+    sweep, _ = sharded
+    group = simulation_groups(sweep)[0]
+    partial = simulate_shard(sweep, group, range(2))
+    data = partial_to_bytes(partial)
+    back = partial_from_bytes(data)
+    assert back.equals(partial)
+    for name in ("blocks", "trials", "sums", "m2", "feasible", "hist"):
+        assert getattr(back, name).dtype == getattr(partial, name).dtype
+        assert getattr(back, name).tobytes() == getattr(partial, name).tobytes()  # bit for bit
+    assert partial_to_bytes(back) == data  # deterministic
+    raw = sum(getattr(partial, n).nbytes for n in ("blocks", "trials", "sums", "m2", "feasible", "hist"))
+    assert len(data) < raw / 2
+
+
+def test_codec_rejects_foreign_truncated_and_pickled_bytes() -> None:
+    with pytest.raises(CorruptPartial, match="marker"):
+        partial_from_bytes(b"not a partial")
+    good = partial_to_bytes(_small_partial())
+    with pytest.raises(CorruptPartial):
+        partial_from_bytes(good[:-5])
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(CorruptPartial):
+        partial_from_bytes(MAGIC + zlib.compress(buffer.getvalue()))
+
+
+def _small_partial():  # noqa: ANN202 (engine Partial)
+    sweep = make_sweep("name: c\nmodels: [gpt5-nano]\nscenarios: [balanced]\ntrials: 10\nseed: 3\n")
+    return simulate_shard(sweep, simulation_groups(sweep)[0], range(1))
+
+
+# --- Store: a sweep computed in-process -------------------------------------------------------------
+
+
+def test_save_local_result_round_trips_every_value(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+    sweep, result = tiny
+    sweep_id = store.save_local_result(sweep, result)
+
+    row = store.sweep(sweep_id)
+    assert (row.name, row.source, row.status, row.mode, row.trials, row.seed, row.error) == (
+        "t", "t.yaml", "done", "standard", 300, 1, None,
+    )
+    assert row.created_at.tzinfo == timezone.utc and row.finished_at.tzinfo == timezone.utc
+    assert row.created_at <= row.finished_at
+    spec = store.sweep_spec(sweep_id)
+    assert spec == sweep and spec.source == sweep.source
+    assert store.latest_sweep_id() == sweep_id
+
+    for run in result.runs:
+        stored = store.curves(sweep_id, run.model.key, run.scenario.name)
+        assert (stored.model, stored.scenario) == (run.model.key, run.scenario.name)
+        assert_same_curves(stored.curves, run.curves)
+        assert_same_array(stored.feasible, run.decision.feasible)
+        assert_same_array(stored.on_frontier, run.decision.frontier)
+
+    expected_choices = [(r.model.key, r.scenario.name, c) for r in result.runs for c in r.decision.choices]
+    stored_choices = store.choices(sweep_id)
+    assert len(stored_choices) == len(expected_choices) == 8
+    for got, (model, scenario, choice) in zip(stored_choices, expected_choices):
+        assert (got.sweep_id, got.model, got.scenario) == (sweep_id, model, scenario)
+        assert (got.method, got.status, got.k, got.total_cost, got.total_time, got.accuracy, got.reason) == (
+            choice.method.value, choice.status.value, choice.k, choice.total_cost, choice.total_time,
+            choice.accuracy, choice.reason,
+        )
+        assert got.confidence is None
+    assert [c.model for c in store.choices(sweep_id, model="gpt5-mini")] == ["gpt5-mini"] * 4
+    assert len(store.choices(sweep_id, model="gpt5", scenario="balanced")) == 4
+
+    stored_recs = store.recommendations(sweep_id)
+    assert len(stored_recs) == len(result.recommendations) == 4
+    for got, rec in zip(stored_recs, result.recommendations):
+        assert (got.sweep_id, got.scenario, got.method, got.status, got.model, got.k) == (
+            sweep_id, rec.scenario, rec.method.value, rec.status.value, rec.model, rec.k,
+        )
+        assert (got.total_cost, got.total_time, got.accuracy, got.reason) == (
+            rec.total_cost, rec.total_time, rec.accuracy, rec.reason,
+        )
+    assert store.recommendations(sweep_id, scenario="balanced") == stored_recs
+
+    rebuilt = store.run_results(sweep_id)
+    assert len(rebuilt) == len(result.runs)
+    for got, run in zip(rebuilt, result.runs):
+        assert got.model == run.model and got.scenario == run.scenario
+        assert got.decision.choices == run.decision.choices
+    assert recommend_all(sweep, rebuilt) == result.recommendations
+
+
+def test_nan_standard_error_is_stored_as_null(store: Store) -> None:
+    sweep = make_sweep("name: one\nmodels: [gpt5]\nscenarios: [balanced]\ntrials: 1\nseed: 5\n")
+    result = run_sweep(sweep)
+    assert np.isnan(result.runs[0].curves.cost.se).all()
+    sweep_id = store.save_local_result(sweep, result)
+    stored = store.curves(sweep_id, "gpt5", "balanced")
+    assert_same_curves(stored.curves, result.runs[0].curves)
+    nulls = scalar(
+        store.url,
+        "SELECT count(*) FROM curve_points JOIN runs ON runs.id = curve_points.run_id "
+        "WHERE runs.sweep_id = :id AND cost_se IS NULL AND time_se IS NULL AND accuracy_se IS NULL "
+        "AND cost_mean IS NOT NULL",
+        id=sweep_id,
+    )
+    assert nulls == result.runs[0].curves.k.size == 32
+
+
+def test_failed_save_leaves_no_rows(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+    sweep, result = tiny
+    # The last run's curves carry a NaN mean, which the schema refuses (NOT NULL): by then the
+    # sweep, its simulations, its runs and the first run's points have all been written.
+    last = result.runs[-1]
+    bad_cost = dataclasses.replace(last.curves.cost, mean=last.curves.cost.mean.copy())
+    bad_cost.mean[3] = math.nan
+    bad_run = dataclasses.replace(last, curves=dataclasses.replace(last.curves, cost=bad_cost))
+    bad = SweepResult(result.runs[:-1] + (bad_run,), result.recommendations)
+    before = row_counts(store.url)
+    with pytest.raises(exc.IntegrityError):
+        store.save_local_result(sweep, bad)
+    assert row_counts(store.url) == before
+
+
+# --- Store: a sweep computed by workers ----------------------------------------------------------------
+
+
+def test_create_sweep_plans_simulations_shards_and_pending_runs(
+    store: Store, sharded: tuple[SweepSpec, dict[str, list[bytes]]]
+) -> None:
+    sweep, _ = sharded
+    sweep_id = store.create_sweep(sweep, blocks_per_shard=2)
+    assert store.sweep(sweep_id).status == "pending"
+    assert store.sweep(sweep_id).finished_at is None
+    groups = [g.key for g in simulation_groups(sweep)]
+    assert len(groups) == 4
+    assert store.shard_counts(sweep_id) == {key: (0, 2) for key in groups}
+    assert store.choices(sweep_id) == [] and store.recommendations(sweep_id) == []
+    assert scalar(store.url, "SELECT count(*) FROM runs WHERE sweep_id = :id AND status = 'pending'", id=sweep_id) == 4
+    with pytest.raises(NotFound, match="no curves yet"):
+        store.curves(sweep_id, "gpt5", "balanced")
+    one_shard = store.create_sweep(sweep)
+    assert set(store.shard_counts(one_shard).values()) == {(0, 1)}
+    assert store.latest_sweep_id() != sweep_id
+
+
+def test_duplicate_partial_is_a_no_op(store: Store, sharded: tuple[SweepSpec, dict[str, list[bytes]]]) -> None:
+    sweep, shards = sharded
+    sweep_id = store.create_sweep(sweep, blocks_per_shard=1)
+    key = simulation_groups(sweep)[0].key
+    assert store.save_partial(sweep_id, key, 1, shards[key][1], trials=1024, seconds=0.5) is True
+    assert store.save_partial(sweep_id, key, 1, b"something else", trials=1, seconds=9.0) is False
+    assert store.partials(sweep_id, key) == [shards[key][1]]
+    assert store.shard_counts(sweep_id)[key] == (1, 3)
+    rows = scalar(
+        store.url,
+        "SELECT count(*) FROM partials JOIN simulations ON simulations.id = partials.simulation_id "
+        "WHERE simulations.sweep_id = :id AND partials.trials = 1024 AND partials.seconds = 0.5",
+        id=sweep_id,
+    )
+    assert rows == 1
+    with pytest.raises(ValueError, match="outside"):
+        store.save_partial(sweep_id, key, 3, b"x", trials=1, seconds=0.0)
+
+
+def test_worker_path_matches_the_local_run(store: Store, sharded: tuple[SweepSpec, dict[str, list[bytes]]]) -> None:
+    sweep, shards = sharded
+    sweep_id = store.create_sweep(sweep, blocks_per_shard=1, status="running")
+    for key, parts in shards.items():
+        for index in reversed(range(len(parts))):  # arrival order does not matter
+            assert store.save_partial(sweep_id, key, index, parts[index], trials=700, seconds=0.1)
+    assert set(store.shard_counts(sweep_id).values()) == {(3, 3)}
+    assert [partial_from_bytes(b).blocks.tolist() for b in store.partials(sweep_id, key)] == [[0], [1], [2]]
+
+    first = simulation_groups(sweep)[0]
+    first_runs = finish_group(sweep, first, [partial_from_bytes(b) for b in shards[first.key]])
+    assert store.finish_group(sweep_id, first.key, first_runs) is True
+    assert store.finish_sweep(sweep_id, []) is False  # other groups still pending
+    assert store.sweep(sweep_id).status == "running"
+    with pytest.raises(ValueError, match="do not match"):
+        store.finish_group(sweep_id, simulation_groups(sweep)[1].key, first_runs)
+
+    runs = list(first_runs)
+    for group in simulation_groups(sweep)[1:]:
+        group_runs = finish_group(sweep, group, [partial_from_bytes(b) for b in store.partials(sweep_id, group.key)])
+        assert store.finish_group(sweep_id, group.key, group_runs) is True
+        runs.extend(group_runs)
+    recommendations = recommend_all(sweep, store.run_results(sweep_id))
+    assert store.finish_sweep(sweep_id, recommendations) is True
+    assert store.finish_sweep(sweep_id, recommendations) is False
+    assert store.sweep(sweep_id).status == "done"
+
+    local = run_sweep(sweep)
+    local_id = store.save_local_result(sweep, local)
+    assert without_ids(store.choices(sweep_id)) == without_ids(store.choices(local_id))
+    assert without_ids(store.recommendations(sweep_id)) == without_ids(store.recommendations(local_id))
+    for run in local.runs:
+        assert_same_curves(store.curves(sweep_id, run.model.key, run.scenario.name).curves, run.curves)
+    assert [c.model for c in store.choices(sweep_id)[::4]] == ["gpt5-mini"] * 2 + ["gpt5"] * 2
+    assert [c.scenario for c in store.choices(sweep_id)[::4]] == ["latency-critical", "balanced"] * 2
+
+
+def test_finish_group_twice_writes_once(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+    sweep, result = tiny
+    sweep_id = store.create_sweep(sweep)
+    group = simulation_groups(sweep)[0]
+    group_runs = [r for r in result.runs if r.model.key == group.model.key]
+    assert store.finish_group(sweep_id, group.key, group_runs) is True
+    after_first = row_counts(store.url)
+    assert store.finish_group(sweep_id, group.key, group_runs) is False
+    assert row_counts(store.url) == after_first
+    points = scalar(
+        store.url,
+        "SELECT count(*) FROM curve_points JOIN runs ON runs.id = curve_points.run_id WHERE runs.sweep_id = :id",
+        id=sweep_id,
+    )
+    assert points == group_runs[0].curves.k.size
+
+
+def test_concurrent_finish_group_writes_once(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+    sweep, result = tiny
+    sweep_id = store.create_sweep(sweep)
+    group = simulation_groups(sweep)[1]
+    group_runs = [r for r in result.runs if r.model.key == group.model.key]
+    outcomes = _race(4, lambda: store.finish_group(sweep_id, group.key, group_runs))
+    assert sorted(outcomes) == [False, False, False, True]
+    assert len(store.choices(sweep_id)) == 4
+
+
+def test_failed_finish_group_leaves_runs_pending(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+    sweep, result = tiny
+    sweep_id = store.create_sweep(sweep)
+    group = simulation_groups(sweep)[0]
+    run = next(r for r in result.runs if r.model.key == group.model.key)
+    bad_time = dataclasses.replace(run.curves.time, mean=np.full_like(run.curves.time.mean, np.nan))
+    bad = dataclasses.replace(run, curves=dataclasses.replace(run.curves, time=bad_time))
+    before = row_counts(store.url)
+    with pytest.raises(exc.IntegrityError):
+        store.finish_group(sweep_id, group.key, [bad])
+    assert row_counts(store.url) == before
+    assert store.finish_group(sweep_id, group.key, [run]) is True  # the retry succeeds
+
+
+def test_cancel_and_fail_end_the_sweep_and_its_pending_runs(
+    store: Store, tiny: tuple[SweepSpec, SweepResult]
+) -> None:
+    sweep, result = tiny
+    sweep_id = store.create_sweep(sweep)
+    assert store.set_sweep_status(sweep_id, "running") is True
+    assert store.sweep(sweep_id).status == "running"
+    assert store.cancel_sweep(sweep_id) is True
+    row = store.sweep(sweep_id)
+    assert row.status == "cancelled" and row.finished_at is not None
+    assert scalar(store.url, "SELECT count(*) FROM runs WHERE sweep_id = :id AND status = 'cancelled'", id=sweep_id) == 2
+    group = simulation_groups(sweep)[0]
+    group_runs = [r for r in result.runs if r.model.key == group.model.key]
+    assert store.finish_group(sweep_id, group.key, group_runs) is False
+    assert store.fail_sweep(sweep_id, "too late") is False
+    assert store.set_sweep_status(sweep_id, "running") is False
+    assert store.sweep(sweep_id).status == "cancelled"
+
+    failed = store.create_sweep(sweep)
+    assert store.fail_sweep(failed, "worker lost") is True
+    assert (store.sweep(failed).status, store.sweep(failed).error) == ("failed", "worker lost")
+    assert scalar(store.url, "SELECT count(*) FROM runs WHERE sweep_id = :id AND error = 'worker lost'", id=failed) == 2
+    assert store.finish_sweep(failed, result.recommendations) is False
+    assert store.recommendations(failed) == []
+    with pytest.raises(ValueError):
+        store.set_sweep_status(failed, "exploded")
+    assert [s.id for s in store.sweeps()][-2:] == [sweep_id, failed]
+
+
+def test_missing_things_raise_not_found(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+    sweep, result = tiny
+    sweep_id = store.save_local_result(sweep, result)
+    missing = sweep_id + 1000
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: store.sweep(missing), f"sweep {missing} does not exist"),
+        (lambda: store.sweep_spec(missing), "does not exist"),
+        (lambda: store.choices(missing), "does not exist"),
+        (lambda: store.recommendations(missing), "does not exist"),
+        (lambda: store.shard_counts(missing), "does not exist"),
+        (lambda: store.curves(missing, "gpt5", "balanced"), "does not exist"),
+        (lambda: store.cancel_sweep(missing), "does not exist"),
+        (lambda: store.save_partial(missing, "gpt5/P4/k128/multiples", 0, b"", 1, 0.0), "does not exist"),
+        (lambda: store.curves(sweep_id, "gpt5-nano", "balanced"), "no model 'gpt5-nano' (models: gpt5, gpt5-mini)"),
+        (lambda: store.curves(sweep_id, "gpt5", "offline"), "no scenario 'offline' (scenarios: balanced)"),
+        (lambda: store.choices(sweep_id, scenario="offline"), "no scenario 'offline'"),
+        (lambda: store.recommendations(sweep_id, scenario="offline"), "no scenario 'offline'"),
+        (lambda: store.partials(sweep_id, "gpt5/P8/k64/multiples"), "no simulation group 'gpt5/P8/k64/multiples'"),
+        (lambda: store.finish_group(sweep_id, "nope", []), "no simulation group 'nope'"),
+    ]
+    for call, message in calls:
+        with pytest.raises(NotFound, match=message.replace("(", r"\(").replace(")", r"\)")):
+            call()
+    assert issubclass(NotFound, InfscaleError)
+
+
+def _race(n: int, call: Callable[[], bool]) -> list[bool]:
+    """Run `call` in n threads released at once; their results (an exception fails the test)."""
+    barrier = threading.Barrier(n)
+    outcomes: list[object] = []
+
+    def worker() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(call())
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(o, bool) for o in outcomes), outcomes
+    return outcomes  # type: ignore[return-value]
