@@ -26,6 +26,7 @@ from tests.engine_fixtures import (
     WIDE,
     assert_curves_identical,
     crn_raw_trials,
+    make_model,
     make_scenario,
     make_sweep,
     meets_budgets,
@@ -142,12 +143,31 @@ def test_summary_equals_numpy_on_raw_trials(model) -> None:
             assert np.all(np.abs(reported - empirical) <= bins.width[m] * (1 + 1e-6)), (name, q)
 
 
-def test_bins_cover_the_trials_so_quantiles_are_not_clamped() -> None:
-    """Under/overflow bins stay (nearly) empty for the bundled models: spans are wide enough."""
-    model = PAPER_MODELS["nvidia-nemotron-h-47b"]
+# Short prompts, long answers: mu_Lout = 2000 > 16 mu_Lin = 800, so L_out = 16 L_in almost
+# always and sd(L_out) = 16 sigma_Lin = 160, not sigma_Lout = 10.
+SHORT_PROMPT = make_model("short-prompt", mu_Lin=50.0, sigma_Lin=10.0, mu_Lout=2000.0, sigma_Lout=10.0)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        PAPER_MODELS["nvidia-nemotron-h-47b"],
+        WIDE,
+        # ENGINE BUG (known, failing on purpose): statistics.bins_for bounds the per-inference
+        # deviation of cost by c_in sigma_Lin + c_out sigma_Lout (and time likewise), assuming
+        # sd(L_out) <= sigma_Lout. When the clip at 16 L_in binds, L_out follows 16 L_in and its
+        # sd is up to 16 sigma_Lin, so here about 47% of cost and time totals land in the
+        # under/overflow bins and p05/p95 are clamped to the span's edges, hundreds of bin
+        # widths from the empirical quantiles (the module promises one bin width).
+        SHORT_PROMPT,
+    ],
+    ids=lambda m: m.key,
+)
+def test_bins_cover_the_trials_so_quantiles_are_not_clamped(model) -> None:
+    """Under/overflow bins stay empty (statistics.py: probability below 1e-9 per trial)."""
     sweep = make_sweep([model], [make_scenario(k_max=32, parallelism=4, k_grid=KGrid.MULTIPLES)], 4 * BLOCK_TRIALS, 2)
     group = only_group(sweep)
     plan = BlockPlan(sweep.trials, BLOCK_TRIALS)
     hist = simulate_blocks(group, sweep.seed, plan, range(plan.n_blocks), bins_for(group)).hist
-    assert hist[..., 0].sum() == 0 and hist[..., -1].sum() == 0
     assert np.all(hist.sum(axis=-1) == sweep.trials)
+    assert hist[..., 0].sum() == 0 and hist[..., -1].sum() == 0, (hist[..., 0].sum(axis=-1), hist[..., -1].sum(axis=-1))
