@@ -29,6 +29,39 @@ class SweepRow:
 
 
 @dataclass(frozen=True)
+class GroupProgress:
+    """How far one simulation group of a sweep is: shards stored, runs finished."""
+
+    group_key: str
+    n_shards: int
+    shards_done: int
+    trials_done: int  # trials of the stored shards
+    n_runs: int
+    runs_done: int
+
+    @property
+    def complete(self) -> bool:
+        """Every shard's partial is stored: the group can be reduced."""
+        return self.shards_done == self.n_shards
+
+    @property
+    def finished(self) -> bool:
+        """Every run of the group is done (reduced and stored)."""
+        return self.runs_done == self.n_runs
+
+
+@dataclass(frozen=True)
+class PartialTime:
+    """When one shard's partial was stored and how long its simulation took."""
+
+    group_key: str
+    shard_index: int
+    trials: int
+    seconds: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class ChoiceRow:
     """The k one method picked for one model under one scenario (engine.selection.Choice)."""
 
@@ -72,3 +105,4 @@ class StoredCurves:
     curves: Curves
     feasible: np.ndarray  # bool per k
     on_frontier: np.ndarray  # bool per k
+

@@ -35,7 +35,7 @@ from engine.specs import SweepSpec
 from engine.statistics import METRICS, Curves, MetricCurve
 from storage.database import database_url, make_engine, upgrade, writer
 from storage.errors import NotFound
-from storage.rows import ChoiceRow, RecommendationRow, StoredCurves, SweepRow
+from storage.rows import ChoiceRow, GroupProgress, PartialTime, RecommendationRow, StoredCurves, SweepRow
 from storage.tables import (
     FINAL_SWEEP_STATUSES,
     ChoiceRecord,
@@ -200,25 +200,58 @@ class Store:
 
     def shard_counts(self, sweep_id: int) -> dict[str, tuple[int, int]]:
         """group_key -> (shards stored, shards in total), groups in sweep order."""
+        return {g.group_key: (g.shards_done, g.n_shards) for g in self.progress(sweep_id)}
+
+    def progress(self, sweep_id: int) -> list[GroupProgress]:
+        """Per simulation group, in sweep order: shards stored and trials in them, runs done."""
         with self._reading() as session:
             _sweep_record(session, sweep_id)
             rows = session.execute(
-                select(SimulationRecord.group_key, func.count(PartialRecord.id), SimulationRecord.n_shards)
+                select(
+                    SimulationRecord.id, SimulationRecord.group_key, SimulationRecord.n_shards,
+                    func.count(PartialRecord.id), func.coalesce(func.sum(PartialRecord.trials), 0),
+                )
                 .outerjoin(PartialRecord, PartialRecord.simulation_id == SimulationRecord.id)
                 .where(SimulationRecord.sweep_id == sweep_id)
                 .group_by(SimulationRecord.id, SimulationRecord.group_key, SimulationRecord.n_shards)
                 .order_by(SimulationRecord.id)
+            ).all()
+            runs = _current_runs(session, sweep_id)
+            return [
+                GroupProgress(
+                    key, int(n_shards), int(done), int(trials),
+                    n_runs=sum(r.simulation_id == sim_id for r in runs),
+                    runs_done=sum(r.simulation_id == sim_id and r.status == RunStatus.DONE for r in runs),
+                )
+                for sim_id, key, n_shards, done, trials in rows
+            ]
+
+    def partial_times(self, sweep_id: int) -> list[PartialTime]:
+        """Every stored partial's trials, simulation seconds and storing time, oldest first."""
+        with self._reading() as session:
+            _sweep_record(session, sweep_id)
+            rows = session.execute(
+                select(
+                    SimulationRecord.group_key, PartialRecord.shard_index, PartialRecord.trials,
+                    PartialRecord.seconds, PartialRecord.created_at,
+                )
+                .join(SimulationRecord, PartialRecord.simulation_id == SimulationRecord.id)
+                .where(SimulationRecord.sweep_id == sweep_id)
+                .order_by(PartialRecord.created_at, PartialRecord.id)
             )
-            return {key: (int(done), int(total)) for key, done, total in rows}
+            return [PartialTime(*row) for row in rows]
 
     def sweep(self, sweep_id: int) -> SweepRow:
         with self._reading() as session:
             return _sweep_row(_sweep_record(session, sweep_id))
 
-    def sweeps(self) -> list[SweepRow]:
-        """Every sweep, oldest first."""
+    def sweeps(self, statuses: Iterable[str] | None = None) -> list[SweepRow]:
+        """Every sweep, or those with one of `statuses` (e.g. the open ones), oldest first."""
+        query = select(SweepRecord).order_by(SweepRecord.id)
+        if statuses is not None:
+            query = query.where(SweepRecord.status.in_([SweepStatus(s).value for s in statuses]))
         with self._reading() as session:
-            return [_sweep_row(r) for r in session.scalars(select(SweepRecord).order_by(SweepRecord.id))]
+            return [_sweep_row(r) for r in session.scalars(query)]
 
     def latest_sweep_id(self) -> int | None:
         """The id of the most recently created sweep that is done, or None."""

@@ -359,6 +359,50 @@ def test_duplicate_partial_is_a_no_op(store: Store, sharded: tuple[SweepSpec, di
         store.save_partial(sweep_id, key, 3, b"x", trials=1, seconds=0.0)
 
 
+def test_progress_counts_shards_trials_and_finished_runs(
+    store: Store, sharded: tuple[SweepSpec, dict[str, list[bytes]]]
+) -> None:
+    sweep, shards = sharded
+    sweep_id = store.create_sweep(sweep, blocks_per_shard=1, status="running")
+    groups = simulation_groups(sweep)
+    assert [dataclasses.astuple(g) for g in store.progress(sweep_id)] == [(g.key, 3, 0, 0, 1, 0) for g in groups]
+    first = groups[0]
+    trials = [partial_from_bytes(b).n_trials for b in shards[first.key]]
+    assert trials == [1024, 1024, 52]
+    for index in (2, 0, 1):
+        store.save_partial(sweep_id, first.key, index, shards[first.key][index], trials[index], seconds=0.25)
+    store.save_partial(sweep_id, first.key, 0, shards[first.key][0], trials[0], seconds=9.0)  # duplicate
+    progress = store.progress(sweep_id)
+    assert (progress[0].shards_done, progress[0].trials_done) == (3, 2100)
+    assert progress[0].complete and not progress[0].finished
+    assert not progress[1].complete
+
+    partials = [partial_from_bytes(b) for b in store.partials(sweep_id, first.key)]
+    assert store.finish_group(sweep_id, first.key, finish_group(sweep, first, partials))
+    assert store.progress(sweep_id)[0].finished and not store.progress(sweep_id)[1].finished
+
+    times = store.partial_times(sweep_id)
+    assert [(t.group_key, t.shard_index, t.trials, t.seconds) for t in times] == [
+        (first.key, i, trials[i], 0.25) for i in (2, 0, 1)
+    ]
+    assert all(t.created_at.tzinfo == timezone.utc for t in times)
+    assert [t.created_at for t in times] == sorted(t.created_at for t in times)
+    with pytest.raises(NotFound):
+        store.progress(10**9)
+
+
+def test_sweeps_can_be_filtered_by_status(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+    sweep, result = tiny
+    open_id = store.create_sweep(sweep, status="running")
+    done_id = store.save_local_result(sweep, result)
+    open_ids = [r.id for r in store.sweeps(["pending", "running"])]
+    assert open_id in open_ids and done_id not in open_ids
+    assert done_id in [r.id for r in store.sweeps(["done"])]
+    assert [r.id for r in store.sweeps()][-2:] == [open_id, done_id]
+    with pytest.raises(ValueError):
+        store.sweeps(["finished"])
+
+
 def test_worker_path_matches_the_local_run(store: Store, sharded: tuple[SweepSpec, dict[str, list[bytes]]]) -> None:
     sweep, shards = sharded
     sweep_id = store.create_sweep(sweep, blocks_per_shard=1, status="running")
