@@ -54,7 +54,10 @@ def expected_output_tokens(model: ModelSpec) -> float:
     # L_in has point masses at both clip bounds and a normal density between them.
     p_lo, p_hi = float(normal_cdf((1.0 - mu) / s)), 1.0 - float(normal_cdf((hi - mu) / s))
     a, b = max(1.0, mu - 12.0 * s), min(hi, mu + 12.0 * s)
-    inner = _integrate(lambda x: given(x) * normal_pdf((x - mu) / s) / s, a, b, panels=16)
+    # Split where the cap 16 L_in crosses mu_Lout: the integrand has a kink there.
+    kink = min(max(model.mu_Lout / 16.0, a), b)
+    density = lambda x: given(x) * normal_pdf((x - mu) / s) / s  # noqa: E731
+    inner = _integrate(density, a, kink, panels=16) + _integrate(density, kink, b, panels=16)
     return float(p_lo * given(1.0)[0] + p_hi * given(hi)[0] + inner)
 
 

@@ -55,7 +55,7 @@ def finish_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[Pa
     expected = block_plan(sweep).n_blocks
     if merged.blocks.size != expected:
         raise ValueError(f"{group.key}: {merged.blocks.size} of {expected} blocks present")
-    curves = summarize(merged, group, bins_for(group))
+    curves = summarize(merged, group, bins_for(group), ddof=0 if sweep.mode is Mode.LEGACY else 1)
     variant = knee_variant(sweep.mode)
     return [
         RunResult(group.model, scenario, c, decide(c, scenario, variant))

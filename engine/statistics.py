@@ -95,9 +95,14 @@ def bins_for(group: SimulationGroup) -> Bins:
     model, k = group.model, group.grid().astype(np.float64)
     e_in, e_out = expected_input_tokens(model), expected_output_tokens(model)
     # Triangle inequality on the per-inference deviation: conservative, never too narrow.
-    cost_mean, cost_sd = model.c_in * e_in + model.c_out * e_out, model.c_in * model.sigma_Lin + model.c_out * model.sigma_Lout
+    # Where the cap 16 L_in can bind, L_out follows L_in and varies up to 16 sigma_Lin.
+    out_sd = model.sigma_Lout
+    if 16.0 * (model.mu_Lin - 8.0 * model.sigma_Lin) < model.mu_Lout + 8.0 * model.sigma_Lout:
+        out_sd += 16.0 * model.sigma_Lin
+    cost_mean = model.c_in * e_in + model.c_out * e_out
+    cost_sd = model.c_in * model.sigma_Lin + model.c_out * out_sd
     time_mean = (model.t_in * e_in + model.t_out * e_out) / group.parallelism
-    time_sd = (model.t_in * model.sigma_Lin + model.t_out * model.sigma_Lout) / group.parallelism
+    time_sd = (model.t_in * model.sigma_Lin + model.t_out * out_sd) / group.parallelism
     lo = np.empty((N_METRICS, k.size))
     hi = np.empty((N_METRICS, k.size))
     for m, (mean, sd) in enumerate(((cost_mean, cost_sd), (time_mean, time_sd))):
@@ -141,8 +146,11 @@ def merge(parts: Sequence[Partial]) -> Partial:
     )
 
 
-def summarize(partial: Partial, group: SimulationGroup, bins: Bins) -> list[Curves]:
+def summarize(partial: Partial, group: SimulationGroup, bins: Bins, ddof: int = 1) -> list[Curves]:
     """Curves per scenario of the group (same order as `group.scenarios`).
+
+    `se` is std / sqrt(n) with the std's delta degrees of freedom `ddof`: 1 (unbiased) in
+    standard mode, 0 (population std, as the notebook reports) in legacy mode.
 
     Means and standard errors combine block sums and centred squares in block order
     (Chan et al.'s pairwise update, vectorised): O(blocks x K).
@@ -153,7 +161,7 @@ def summarize(partial: Partial, group: SimulationGroup, bins: Bins) -> list[Curv
     block_mean = partial.sums / n_b
     m2 = partial.m2.sum(axis=0) + (n_b * (block_mean - mean) ** 2).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        se = np.sqrt(m2 / (n - 1.0) / n) if n > 1 else np.full_like(mean, np.nan)
+        se = np.sqrt(m2 / (n - ddof) / n) if n > ddof else np.full_like(mean, np.nan)
     quantiles = _hist_quantiles(partial.hist, bins, n)
     metrics = [
         MetricCurve(mean[m], se[m], quantiles[0][m], quantiles[1][m], quantiles[2][m])

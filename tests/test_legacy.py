@@ -71,17 +71,8 @@ def test_legacy_sweep_means_equal_the_reference_bit_for_bit(legacy_run) -> None:
     assert np.array_equal(run.curves.feasible_probability, meets_budgets(raw, run.scenario).mean(axis=-1))
 
 
-def test_legacy_sweep_se_is_the_sample_std_over_root_n(legacy_run) -> None:
-    run, raw = legacy_run
-    for m, (name, metric) in enumerate(metric_curves(run.curves).items()):
-        np.testing.assert_allclose(metric.se * np.sqrt(TRIALS), raw[m].std(axis=-1, ddof=1), rtol=1e-12, err_msg=name)
-
-
-# ENGINE BUG (known, failing on purpose): science.md section 4 says legacy mode reports the
-# notebook's spread, the population std (ddof=0), but the engine's only spread statistic is
-# se = sqrt(m2 / (n - 1) / n) (engine/statistics.py `summarize`, same formula in both modes), so
-# se * sqrt(n) is the sample std (ddof=1), larger by sqrt(n / (n - 1)) = 1.00167 at n = 300,
-# and no field of Curves carries the population std.
+# science.md section 4: legacy mode reports the notebook's spread, the population std
+# (ddof=0), so there se * sqrt(n) is that std; standard mode keeps the unbiased (ddof=1) one.
 def test_legacy_sweep_population_std_matches_se_times_root_n(legacy_run) -> None:
     run, raw = legacy_run
     for m, (name, metric) in enumerate(metric_curves(run.curves).items()):
