@@ -108,10 +108,14 @@ def peak_memory(trials: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--only", choices=("throughput", "legacy", "memory"), help="one figure only")
     args = parser.parse_args()
-    throughput(blocks=4 if args.quick else 32)
-    legacy_speedup(trials=300 if args.quick else 2000)
-    peak_memory(trials=100_000 if args.quick else 1_000_000)
+    if args.only in (None, "throughput"):
+        throughput(blocks=4 if args.quick else 32)
+    if args.only in (None, "legacy"):
+        legacy_speedup(trials=300 if args.quick else 2000)
+    if args.only in (None, "memory"):
+        peak_memory(trials=100_000 if args.quick else 1_000_000)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,23 @@ ROW_CHUNK = 64
 def simulate_blocks(
     group: SimulationGroup, seed: int, plan: BlockPlan, blocks: Iterable[int], bins: Bins
 ) -> Partial:
-    """Partial statistics of the given blocks of a group (standard mode)."""
-    return merge([simulate_block(group, seed, plan, b, bins) for b in blocks])
+    """Partial statistics of the given blocks of a group (standard mode).
+
+    All blocks add into one histogram, so memory is one histogram plus O(K) per block.
+    """
+    hist = _empty_hist(group)
+    parts = [simulate_block(group, seed, plan, b, bins, hist) for b in blocks]
+    if not parts:
+        return merge(parts)
+    order = np.argsort([int(p.blocks[0]) for p in parts], kind="stable")
+    return Partial(
+        blocks=np.concatenate([parts[i].blocks for i in order]),
+        trials=np.concatenate([parts[i].trials for i in order]),
+        sums=np.concatenate([parts[i].sums for i in order]),
+        m2=np.concatenate([parts[i].m2 for i in order]),
+        feasible=np.concatenate([parts[i].feasible for i in order]),
+        hist=hist,
+    )
 
 
 def block_streams(model_key: str, seed: int, block: int) -> list[np.random.Generator]:
@@ -40,8 +55,13 @@ def block_streams(model_key: str, seed: int, block: int) -> list[np.random.Gener
     ]
 
 
-def simulate_block(group: SimulationGroup, seed: int, plan: BlockPlan, block: int, bins: Bins) -> Partial:
-    """Statistics of one block: O(block_trials x k_max) time, O(block_trials x ROW_CHUNK) memory."""
+def simulate_block(
+    group: SimulationGroup, seed: int, plan: BlockPlan, block: int, bins: Bins, hist: np.ndarray | None = None
+) -> Partial:
+    """Statistics of one block: O(block_trials x k_max) time, O(block_trials x ROW_CHUNK) memory.
+
+    Histogram counts are added into `hist` when given (shared by a shard's blocks).
+    """
     model, n = group.model, plan.block_size(block)
     g_in, g_out, g_acc = block_streams(model.key, seed, block)
     grid_rows = group.grid() - 1
@@ -49,7 +69,8 @@ def simulate_block(group: SimulationGroup, seed: int, plan: BlockPlan, block: in
     sums = np.empty((1, N_METRICS, n_grid))
     m2 = np.empty((1, N_METRICS, n_grid))
     feasible = np.empty((1, n_scen, n_grid), dtype=np.int64)
-    hist = np.zeros((N_METRICS, n_grid, N_BINS + 2), dtype=np.int64)
+    if hist is None:
+        hist = _empty_hist(group)
     budgets = [(s.max_total_cost, s.max_total_time, s.min_accuracy) for s in group.scenarios]
     # Time per token divided by P up front: T(k) = sum_i T_i / P.
     t_in, t_out = model.t_in / group.parallelism, model.t_out / group.parallelism
@@ -111,3 +132,7 @@ def simulate_block(group: SimulationGroup, seed: int, plan: BlockPlan, block: in
         feasible=feasible,
         hist=hist,
     )
+
+
+def _empty_hist(group: SimulationGroup) -> np.ndarray:
+    return np.zeros((N_METRICS, group.grid().size, N_BINS + 2), dtype=np.int64)

@@ -158,8 +158,13 @@ def summarize(partial: Partial, group: SimulationGroup, bins: Bins, ddof: int = 
     n_b = partial.trials.astype(np.float64)[:, None, None]
     n = float(partial.trials.sum())
     mean = partial.sums.sum(axis=0) / n
-    block_mean = partial.sums / n_b
-    m2 = partial.m2.sum(axis=0) + (n_b * (block_mean - mean) ** 2).sum(axis=0)
+    # Between-block term n_b (mean_b - mean)^2, computed in one scratch array.
+    between = partial.sums / n_b
+    between -= mean
+    np.square(between, out=between)
+    between *= n_b
+    m2 = partial.m2.sum(axis=0) + between.sum(axis=0)
+    del between
     with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(m2 / (n - ddof) / n) if n > ddof else np.full_like(mean, np.nan)
     quantiles = _hist_quantiles(partial.hist, bins, n)

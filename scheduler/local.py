@@ -13,6 +13,7 @@ from typing import Callable
 from engine.pipeline import SweepResult, finish_group, order_runs, recommend_all, simulate_shard
 from engine.plan import block_plan, shard_ranges, simulation_groups
 from engine.specs import SweepSpec
+from engine.statistics import Partial, merge
 
 Progress = Callable[[int], None]
 """Called with the number of trials just finished (summed over groups)."""
@@ -34,32 +35,27 @@ def run_local(sweep: SweepSpec, workers: int | None = None, progress: Progress |
     plan = block_plan(sweep)
     # About four shards per worker per group keeps the pool busy without tiny tasks.
     per_shard = max(1, -(-plan.n_blocks // (4 * workers)))
-    tasks = [
-        (g, s, blocks)
-        for g in range(len(groups))
-        for s, blocks in enumerate(shard_ranges(plan.n_blocks, per_shard))
-    ]
-    partials: dict[tuple[int, int], object] = {}
+    tasks = [(g, blocks) for g in range(len(groups)) for blocks in shard_ranges(plan.n_blocks, per_shard)]
+    # Partials are merged as they arrive (merging is exact in any order), so the main process
+    # holds one merged partial per group rather than every shard's.
+    merged: dict[int, Partial] = {}
 
-    def trials_of(blocks: range) -> int:
-        return sum(plan.block_size(b) for b in blocks)
+    def add(g: int, part: Partial, blocks: range) -> None:
+        merged[g] = part if g not in merged else merge([merged[g], part])
+        if progress:
+            progress(sum(plan.block_size(b) for b in blocks))
 
     if workers == 1:
-        for g, s, blocks in tasks:
-            partials[g, s] = simulate_shard(sweep, groups[g], blocks)
-            if progress:
-                progress(trials_of(blocks))
+        for g, blocks in tasks:
+            add(g, simulate_shard(sweep, groups[g], blocks), blocks)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(simulate_shard, sweep, groups[g], blocks): (g, s, blocks) for g, s, blocks in tasks}
+            futures = {pool.submit(simulate_shard, sweep, groups[g], blocks): (g, blocks) for g, blocks in tasks}
             for future in as_completed(futures):
-                g, s, blocks = futures[future]
-                partials[g, s] = future.result()
-                if progress:
-                    progress(trials_of(blocks))
+                g, blocks = futures.pop(future)
+                add(g, future.result(), blocks)
     runs = []
     for g, group in enumerate(groups):
-        shard_keys = sorted(key for key in partials if key[0] == g)
-        runs.extend(finish_group(sweep, group, [partials.pop(key) for key in shard_keys]))
+        runs.extend(finish_group(sweep, group, [merged.pop(g)]))
     ordered = order_runs(sweep, runs)
     return SweepResult(ordered, recommend_all(sweep, ordered))
