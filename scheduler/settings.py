@@ -3,11 +3,14 @@
 | variable | default | used by |
 |---|---|---|
 | INFSCALE_DATABASE_URL | sqlite:///infscale.db | every command (`--db` overrides) |
-| INFSCALE_BROKER_URL | redis://127.0.0.1:6379/0 | submit, worker, status, flower (`--broker` overrides) |
-| INFSCALE_RESULT_BACKEND | the broker URL | workers |
+| INFSCALE_BROKER_URL | redis://127.0.0.1:6379/0 | submit, worker, flower (`--broker` overrides) |
+| INFSCALE_RESULT_BACKEND | the broker URL | workers (results only for `celery inspect`; answers go to the database) |
 | INFSCALE_MEMORY_LIMIT_MB | 4096 | refuses sweeps whose statistics would not fit |
 | INFSCALE_SHARD_BLOCKS | 16 | blocks of 1024 trials per distributed shard |
 | INFSCALE_VISIBILITY_TIMEOUT | 3600 | seconds before Redis redelivers an unacknowledged task |
+| INFSCALE_SHARD_RETRIES | 5 | workers: retries of a failing shard before its sweep is marked failed |
+| INFSCALE_RETRY_BACKOFF | 2 | workers: seconds before a shard's first retry; doubles each retry (with jitter) |
+| INFSCALE_CHECK_INTERVAL | 30 | workers with beat: seconds between checks that finish complete sweeps |
 | INFSCALE_PRICE_SOURCE | (none) | recalc: the price file to import |
 | INFSCALE_FLOWER_BASIC_AUTH | (none) | flower: user:password |
 """
@@ -37,6 +40,25 @@ def shard_blocks(explicit: int | None = None) -> int:
 
 def visibility_timeout() -> int:
     return _int("INFSCALE_VISIBILITY_TIMEOUT", 3600)
+
+
+def task_time_limits() -> tuple[float, float]:
+    """(soft, hard) seconds a shard may run: below the visibility timeout, so Redis never
+    hands a task that is still legitimately running to a second worker."""
+    timeout = visibility_timeout()
+    return 0.8 * timeout, 0.9 * timeout
+
+
+def shard_retries() -> int:
+    return _int("INFSCALE_SHARD_RETRIES", 5)
+
+
+def retry_backoff() -> int:
+    return _int("INFSCALE_RETRY_BACKOFF", 2)
+
+
+def check_interval() -> int:
+    return _int("INFSCALE_CHECK_INTERVAL", 30)
 
 
 def _int(name: str, default: int) -> int:
