@@ -1,0 +1,105 @@
+"""The Celery tasks. Each body is a few lines: read the spec, call the engine, store.
+
+- `infscale.simulate_shard(sweep_id, group_key, shard_index, n_shards, blocks)`: simulate blocks
+  [start, stop) of one simulation group and store the partial (a second delivery stores
+  nothing); if that completed the group, reduce it and, if it was the last group, finish the
+  sweep (scheduler.reduce).
+- `infscale.reduce_run(sweep_id, group_key)`: the same reduce and finish as a task of its own.
+- `infscale.check_sweeps()`: periodic (beat); sends a `reduce_run` for every complete group
+  whose reduce never happened, and finishes sweeps whose runs are all done.
+
+A shard or reduce that raises is retried with exponential backoff and jitter; after its last
+retry the sweep is marked failed with the error. The database is $INFSCALE_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import lru_cache
+from typing import Any
+
+from celery import Task
+
+from engine import pipeline
+from engine.plan import SimulationGroup, simulation_groups
+from engine.specs import SweepSpec
+from scheduler import reduce, settings
+from storage.codec import partial_to_bytes
+from storage.store import Store
+from storage.tables import FINAL_SWEEP_STATUSES
+from workers.app import CHECK_SWEEPS, REDUCE_RUN, SIMULATE_SHARD, app
+
+log = logging.getLogger(__name__)
+
+
+class FailsSweepTask(Task):
+    """A task whose final failure (retries exhausted, or hard time limit) fails its sweep."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: dict, einfo: Any) -> None:
+        sweep_id = kwargs["sweep_id"]
+        where = kwargs["group_key"]
+        if "shard_index" in kwargs:
+            where += f" shard {kwargs['shard_index'] + 1} of {kwargs['n_shards']}"
+        error = f"{where} failed after {self.request.retries} retries: {type(exc).__name__}: {exc}"
+        # A fresh store: this can run in the worker's main process (hard time limit), which
+        # must not hold connections its future pool processes would inherit.
+        try:
+            with Store(upgrade_schema=False) as store:
+                store.fail_sweep(sweep_id, error)
+        except Exception:  # noqa: BLE001 - the failure being reported matters more
+            log.exception("sweep %s: could not record failure: %s", sweep_id, error)
+
+
+RETRYING = dict(
+    base=FailsSweepTask,
+    autoretry_for=(Exception,),
+    max_retries=settings.shard_retries(),
+    retry_backoff=settings.retry_backoff(),
+    # Retries wait as ETA messages, which Redis would redeliver after the visibility timeout.
+    retry_backoff_max=max(1, settings.visibility_timeout() // 4),
+    retry_jitter=True,
+)
+
+
+@app.task(name=SIMULATE_SHARD, **RETRYING)
+def simulate_shard(sweep_id: int, group_key: str, shard_index: int, n_shards: int, blocks: list[int]) -> str:
+    store = _store()
+    if store.sweep(sweep_id).status in FINAL_SWEEP_STATUSES:
+        return "skipped: sweep has ended"
+    sweep, groups = _plan(sweep_id)
+    start = time.perf_counter()
+    partial = pipeline.simulate_shard(sweep, groups[group_key], range(*blocks))
+    seconds = time.perf_counter() - start
+    stored = store.save_partial(sweep_id, group_key, shard_index, partial_to_bytes(partial), partial.n_trials, seconds)
+    # The reduce runs here, needing only the database, so no message can be lost in between.
+    outcome = reduce.reduce_group(store, sweep_id, sweep, group_key)
+    return f"{'stored' if stored else 'duplicate: already stored'}; {outcome}"
+
+
+@app.task(name=REDUCE_RUN, **RETRYING)
+def reduce_run(sweep_id: int, group_key: str) -> str:
+    sweep, _ = _plan(sweep_id)
+    return reduce.reduce_group(_store(), sweep_id, sweep, group_key)
+
+
+@app.task(name=CHECK_SWEEPS)
+def check_sweeps() -> int:
+    """Reduce complete groups whose reduce was lost (one `reduce_run` each, in parallel)."""
+    pending = reduce.check_sweeps(_store())
+    for sweep_id, group_key in pending:
+        reduce_run.delay(sweep_id=sweep_id, group_key=group_key)
+    return len(pending)
+
+
+@lru_cache(maxsize=None)
+def _store() -> Store:
+    """This process's store (pool processes create their own after the fork)."""
+    return Store(upgrade_schema=False)
+
+
+@lru_cache(maxsize=64)
+def _plan(sweep_id: int) -> tuple[SweepSpec, dict[str, SimulationGroup]]:
+    """A sweep's spec and groups, read once per process (a stored spec never changes)."""
+    sweep = _store().sweep_spec(sweep_id)
+    return sweep, {g.key: g for g in simulation_groups(sweep)}
