@@ -1,3 +1,234 @@
-"""Handlers of the distributed commands (registered in cli.main)."""
+"""Handlers of the distributed commands: submit, status, wait, cancel, worker, db.
 
-REGISTRY: list = []
+A sweep submitted here runs on Celery workers (`infscale worker`, or the plain `celery -A
+workers.app worker`) that share the database and the Redis broker; results land in the same
+tables as `infscale run`, so `results`, `curves` and `plot` work on it once it is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+from cli.commands import DB_HELP, _open_store
+from cli.main import positive_int, print_json, progress_bar
+from engine.errors import InfscaleError
+
+BROKER_HELP = "Redis broker URL (default: $INFSCALE_BROKER_URL or redis://127.0.0.1:6379/0)"
+POLL_SECONDS = 0.5
+
+EXIT_DONE, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 2
+
+
+def add_submit(sub: Any) -> None:
+    p = sub.add_parser(
+        "submit", help="send a sweep to the Celery workers and print its id at once",
+        description="Validate SWEEP.yaml, record the sweep, its runs and its shard plan in the database, "
+        "and enqueue one task per shard (a shard is --shard-blocks blocks of 1024 trials of one "
+        "simulation). Workers started with `infscale worker` compute it; follow it with "
+        "`infscale status ID` or `infscale wait ID`. The answer is bit-identical to `infscale run`, "
+        "whatever the shard size and number of workers.",
+        epilog="example: infscale submit examples/paper.yaml && infscale wait 1 && infscale results --sweep 1",
+    )
+    p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see examples/paper.yaml)")
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--broker", help=BROKER_HELP)
+    p.add_argument("--shard-blocks", type=positive_int,
+                   help="blocks of 1024 trials per shard (default: $INFSCALE_SHARD_BLOCKS or 16)")
+    p.add_argument("--json", action="store_true", help="print {sweep, shards, runs} as JSON")
+    p.set_defaults(handler=cmd_submit)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from engine.plan import simulation_groups
+    from scheduler.submit import submit
+    from scheduler.sweepfiles import load_sweep
+
+    sweep = load_sweep(args.sweep)  # a bad file stops here: nothing stored, nothing enqueued
+    store = _open_store(args.db)
+    sweep_id = submit(sweep, store, broker=args.broker, blocks_per_shard=args.shard_blocks)
+    shards = sum(g.n_shards for g in store.progress(sweep_id))
+    runs = len(sweep.models) * len(sweep.scenarios)
+    if args.json:
+        print_json({"sweep": sweep_id, "shards": shards, "runs": runs, "simulations": len(simulation_groups(sweep))})
+    else:
+        print(f"sweep {sweep_id} submitted: {runs} runs, {shards} shards; follow it with: infscale wait {sweep_id}")
+    return 0
+
+
+def add_status(sub: Any) -> None:
+    p = sub.add_parser(
+        "status", help="progress of a submitted sweep: runs, shards, trials per second, ETA, errors",
+        description="Where a sweep stands, from the database: its status, runs finished, shards stored, "
+        "trials simulated and the rate since its first shard started, the time left at that rate, "
+        "and the error that failed it, if any.",
+    )
+    p.add_argument("id", type=positive_int, metavar="ID", help="sweep id (printed by submit)")
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(handler=cmd_status)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from scheduler.progress import sweep_progress
+
+    progress = sweep_progress(_open_store(args.db), args.id)
+    if args.json:
+        print_json(progress.document())
+        return 0
+    s = progress.sweep
+    print(f"sweep {s.id} {s.name!r}: {s.status}")
+    print(f"  runs    {progress.runs_done} of {progress.runs_total} done")
+    print(f"  shards  {progress.shards_done} of {progress.shards_total} stored")
+    rate = f", {_count(progress.trials_per_second)} trials/s" if progress.trials_per_second else ""
+    eta = f", ETA {_duration(progress.eta_seconds)}" if progress.eta_seconds is not None else ""
+    print(f"  trials  {_count(progress.trials_done)} of {_count(progress.trials_total)}{rate}{eta}")
+    if s.error:
+        print(f"  error   {s.error}")
+    return 0
+
+
+def add_wait(sub: Any) -> None:
+    p = sub.add_parser(
+        "wait", help="wait for a submitted sweep to end (exit 0 done, 1 failed or cancelled, 2 timeout)",
+        description="Poll the database until the sweep is done, failed or cancelled, with a progress "
+        "bar on a terminal. Exit code 0: done; 1: failed or cancelled (the error is printed); "
+        "2: still running when --timeout passed.",
+    )
+    p.add_argument("id", type=positive_int, metavar="ID", help="sweep id (printed by submit)")
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--timeout", type=float, help="give up after this many seconds (default: wait forever)")
+    p.set_defaults(handler=cmd_wait)
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    from scheduler.progress import sweep_progress
+
+    store = _open_store(args.db)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    progress = sweep_progress(store, args.id)
+    update, close = progress_bar(progress.trials_total, f"sweep {args.id}")
+    shown = 0
+    try:
+        while True:
+            update(progress.trials_done - shown)
+            shown = progress.trials_done
+            if progress.ended or (deadline is not None and time.monotonic() >= deadline):
+                break
+            time.sleep(POLL_SECONDS)
+            progress = sweep_progress(store, args.id)
+    finally:
+        close()
+    s = progress.sweep
+    if s.status == "done":
+        print(f"sweep {s.id} done: {progress.runs_done} runs; see: infscale results --sweep {s.id}")
+        return EXIT_DONE
+    if progress.ended:
+        print(f"sweep {s.id} {s.status}" + (f": {s.error}" if s.error else ""), file=sys.stderr)
+        return EXIT_FAILED
+    print(f"sweep {s.id} still {s.status} after {args.timeout:g} s: {progress.shards_done} of "
+          f"{progress.shards_total} shards stored", file=sys.stderr)
+    return EXIT_TIMEOUT
+
+
+def add_cancel(sub: Any) -> None:
+    p = sub.add_parser(
+        "cancel", help="cancel a submitted sweep (workers skip its remaining shards)",
+        description="Mark the sweep and its unfinished runs cancelled. Shards already queued are "
+        "skipped by the workers when they reach them; runs already finished keep their results.",
+    )
+    p.add_argument("id", type=positive_int, metavar="ID", help="sweep id")
+    p.add_argument("--db", help=DB_HELP)
+    p.set_defaults(handler=cmd_cancel)
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    store = _open_store(args.db)
+    if not store.cancel_sweep(args.id):
+        raise InfscaleError(f"sweep {args.id} has already ended ({store.sweep(args.id).status}); nothing to cancel")
+    print(f"sweep {args.id} cancelled")
+    return 0
+
+
+def add_worker(sub: Any) -> None:
+    p = sub.add_parser(
+        "worker", help="start a Celery worker with infscale's settings",
+        description="Run `celery -A workers.app worker` with the broker and database given here (or "
+        "in $INFSCALE_BROKER_URL and $INFSCALE_DATABASE_URL). The plain celery command works too "
+        "with those variables set; every Celery setting lives in workers/app.py.",
+        epilog="equivalent: INFSCALE_BROKER_URL=... INFSCALE_DATABASE_URL=... "
+        "celery -A workers.app worker --concurrency 2 --loglevel INFO",
+    )
+    p.add_argument("--concurrency", type=positive_int, help="pool processes (default: one per core)")
+    p.add_argument("--broker", help=BROKER_HELP)
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--beat", action="store_true",
+                   help="also run the periodic check that finishes complete sweeps (one worker per cluster)")
+    p.add_argument("--loglevel", default="INFO", help="Celery log level (default: INFO)")
+    p.set_defaults(handler=cmd_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    argv = worker_command(args.concurrency, args.beat, args.loglevel)
+    env = dict(os.environ)
+    if args.broker:
+        env["INFSCALE_BROKER_URL"] = args.broker
+    if args.db:
+        env["INFSCALE_DATABASE_URL"] = args.db
+    os.execvpe(argv[0], argv, env)  # the worker replaces this process: signals reach Celery directly
+
+
+def worker_command(concurrency: int | None = None, beat: bool = False, loglevel: str = "INFO") -> list[str]:
+    """The celery command line `infscale worker` runs."""
+    argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool", "prefork",
+            "--loglevel", loglevel]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    if beat:
+        argv.append("--beat")
+    return argv
+
+
+def add_db(sub: Any) -> None:
+    p = sub.add_parser(
+        "db", help="database maintenance: upgrade the schema",
+        description="`infscale db upgrade` migrates the database to the newest schema (alembic "
+        "upgrade head). Every command does this on first use; run it explicitly before starting "
+        "workers of a new release.",
+    )
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    upgrade = actions.add_parser("upgrade", help="migrate the database to the newest schema")
+    upgrade.add_argument("--db", help=DB_HELP)
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from kombu.utils.url import maybe_sanitize_url
+
+    from storage.database import database_url, upgrade
+
+    url = database_url(args.db)
+    upgrade(url)
+    print(f"{maybe_sanitize_url(url)}: schema is up to date")
+    return 0
+
+
+def _count(value: float) -> str:
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.0f}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+REGISTRY = [add_submit, add_status, add_wait, add_cancel, add_worker, add_db]

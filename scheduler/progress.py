@@ -1,0 +1,68 @@
+"""How far a submitted sweep is: shards stored, runs finished, trials per second and ETA.
+
+Read from the database alone (every shard stores its partial with its trial count), so any
+machine that can reach the database can watch a sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from storage.rows import SweepRow
+from storage.store import Store
+from storage.tables import FINAL_SWEEP_STATUSES, utc_now
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    sweep: SweepRow
+    shards_done: int
+    shards_total: int
+    runs_done: int
+    runs_total: int
+    trials_done: int
+    trials_total: int
+    trials_per_second: float | None  # since the first shard started; None before any shard
+    eta_seconds: float | None  # at that rate; None when unknown or ended
+
+    @property
+    def ended(self) -> bool:
+        return self.sweep.status in FINAL_SWEEP_STATUSES
+
+    def document(self) -> dict[str, Any]:
+        """The `--json` contract of `infscale status`."""
+        row = asdict(self.sweep)
+        for key in ("created_at", "finished_at"):
+            row[key] = row[key].isoformat() if row[key] is not None else None
+        doc = {key: value for key, value in asdict(self).items() if key != "sweep"}
+        return {**row, **doc}
+
+
+def sweep_progress(store: Store, sweep_id: int, now: datetime | None = None) -> SweepProgress:
+    """Progress of a sweep; trials per second over the time since its first shard started."""
+    row = store.sweep(sweep_id)
+    groups = store.progress(sweep_id)
+    partials = store.partial_times(sweep_id)
+    trials_done = sum(p.trials for p in partials)
+    trials_total = row.trials * len(groups)
+    rate = eta = None
+    if partials:
+        started = min(p.created_at - timedelta(seconds=p.seconds) for p in partials)
+        until = row.finished_at or now or utc_now()
+        seconds = (until - started) / timedelta(seconds=1)
+        rate = trials_done / seconds if seconds > 0 else None
+        if rate and row.finished_at is None:
+            eta = (trials_total - trials_done) / rate
+    return SweepProgress(
+        row,
+        shards_done=sum(g.shards_done for g in groups),
+        shards_total=sum(g.n_shards for g in groups),
+        runs_done=sum(g.runs_done for g in groups),
+        runs_total=sum(g.n_runs for g in groups),
+        trials_done=trials_done,
+        trials_total=trials_total,
+        trials_per_second=rate,
+        eta_seconds=eta,
+    )

@@ -1,0 +1,69 @@
+"""`infscale submit`: record a validated sweep and its shard plan, then enqueue every shard.
+
+The plan: each simulation group (scenarios sharing one simulation run it once) cuts its trials
+into the engine's fixed blocks, and each shard is `blocks_per_shard` consecutive blocks
+(`engine.plan.shard_ranges`; legacy mode has a single block, hence a single shard). The sweep
+is stored `pending` with one pending run per model x scenario before anything is enqueued, and
+becomes `running` once every shard is on the queue; if the broker cannot take them all, the
+sweep is marked failed with the reason, so nothing waits for shards that will never come.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu.utils.url import maybe_sanitize_url
+
+from engine.errors import InfscaleError
+from engine.plan import block_plan, shard_ranges, simulation_groups
+from engine.specs import SweepSpec
+from scheduler import settings
+from storage.store import Store
+from storage.tables import SweepStatus
+
+BROKER_CONNECT_RETRIES = 2
+"""Attempts to reach the broker before a submit gives up (a down broker fails in ~1 s)."""
+
+
+class SubmitError(InfscaleError):
+    """The sweep was recorded but its shards could not be enqueued (it is marked failed)."""
+
+
+def shard_messages(sweep_id: int, sweep: SweepSpec, blocks_per_shard: int) -> list[dict[str, Any]]:
+    """The keyword arguments of every `infscale.simulate_shard` task, group by group."""
+    ranges = shard_ranges(block_plan(sweep).n_blocks, blocks_per_shard)
+    return [
+        {
+            "sweep_id": sweep_id, "group_key": group.key, "shard_index": i, "n_shards": len(ranges),
+            "blocks": [blocks.start, blocks.stop],
+        }
+        for group in simulation_groups(sweep)
+        for i, blocks in enumerate(ranges)
+    ]
+
+
+def submit(sweep: SweepSpec, store: Store, broker: str | None = None, blocks_per_shard: int | None = None) -> int:
+    """Record the sweep, enqueue its shards and return its id (it then runs on the workers)."""
+    blocks_per_shard = settings.shard_blocks(blocks_per_shard)
+    sweep_id = store.create_sweep(sweep, blocks_per_shard, status=SweepStatus.PENDING)
+    messages = shard_messages(sweep_id, sweep, blocks_per_shard)
+    try:
+        enqueue(messages, broker)
+    except Exception as exc:  # noqa: BLE001 - whatever the broker raised, the sweep must not hang
+        reason = f"could not enqueue its shards on {maybe_sanitize_url(settings.broker_url(broker))}: {exc}"
+        store.fail_sweep(sweep_id, reason)
+        raise SubmitError(f"sweep {sweep_id} failed: {reason}") from None
+    store.set_sweep_status(sweep_id, SweepStatus.RUNNING)
+    return sweep_id
+
+
+def enqueue(messages: list[dict[str, Any]], broker: str | None = None) -> None:
+    """Send one `infscale.simulate_shard` task per message, over one connection."""
+    from workers.app import SIMULATE_SHARD, make_app  # Celery is imported only when sending
+
+    app = make_app(broker)
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=BROKER_CONNECT_RETRIES, interval_start=0.2, interval_step=0.3)
+        with connection.Producer() as producer:
+            for kwargs in messages:
+                app.send_task(SIMULATE_SHARD, kwargs=kwargs, producer=producer)
