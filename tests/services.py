@@ -1,0 +1,180 @@
+"""Real servers for the distributed tests and benchmark: a redis-server and Celery workers.
+
+`RedisServer` runs `redis-server` on a free port in a temporary directory (append-only file on,
+so a restart keeps the queue); `Worker` runs `celery -A workers.app worker` as a subprocess with
+infscale's environment variables, logging to a file. Both run in their own process group and
+`stop()` kills the whole group, so no test leaves a process behind. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import redis
+
+REPO = Path(__file__).resolve().parent.parent
+QUEUE = "celery"  # Celery's default queue: a Redis list of that name
+
+
+class ServiceError(RuntimeError):
+    """A server did not start or did not reach the state a test waits for."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> object:
+    """Poll `condition` until it returns something truthy; raise ServiceError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise ServiceError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def redis_server_binary() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        raise ServiceError(
+            "redis-server is not on PATH: the distributed tests need a real Redis "
+            "(install it: apt-get install redis-server; tests/run.sh does this)"
+        )
+    return path
+
+
+class RedisServer:
+    """A private redis-server with an append-only file in `directory`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.binary = redis_server_binary()
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        log = open(self.directory / "redis.log", "ab")
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "no"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        wait_for(self._ping, 10, f"redis-server on port {self.port}")
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM: Redis writes its append-only file and exits (as on a clean shutdown)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                _kill_group(self.process)
+        self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def queue_length(self) -> int:
+        with self.client() as client:
+            return int(client.llen(QUEUE))
+
+    def _ping(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise ServiceError(f"redis-server exited with {self.process.returncode}; see {self.directory}/redis.log")
+        try:
+            with self.client() as client:
+                return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+
+class Worker:
+    """`celery -A workers.app worker` with the given broker, database and extra environment."""
+
+    def __init__(self, name: str, broker: str, database: str, log_dir: Path, concurrency: int = 1,
+                 env: dict[str, str] | None = None, beat: bool = False, via_cli: bool = False) -> None:
+        self.name = name
+        self.log_path = log_dir / f"worker-{name}.log"
+        self.environment = {
+            **os.environ,
+            "INFSCALE_BROKER_URL": broker,
+            "INFSCALE_DATABASE_URL": database,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            **(env or {}),
+        }
+        if via_cli:  # `infscale worker`, the wrapper a user types
+            self.argv = [sys.executable, "-m", "cli.main", "worker", "--concurrency", str(concurrency),
+                         "--broker", broker, "--db", database] + (["--beat"] if beat else [])
+        else:  # the plain celery command the wrapper runs, with a name and a faster start
+            self.argv = [
+                sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool", "prefork",
+                "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--loglevel", "INFO",
+                "--without-gossip", "--without-mingle",  # no peer chatter: faster start, same semantics
+            ] + (["--beat", "--schedule", str(log_dir / f"beat-{name}")] if beat else [])
+        self.process: subprocess.Popen | None = None
+
+    def start(self, wait: bool = True) -> "Worker":
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, cwd=REPO, env=self.environment, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if wait:
+            wait_for(self._ready, 60, f"worker {self.name} to be ready (log: {self.log_path})", 0.1)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def pool_pids(self) -> list[int]:
+        """The pool processes (children of the worker's main process)."""
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once, as when a machine dies."""
+        if self.process is not None:
+            _kill_group(self.process)
+            self.process = None
+
+    stop = kill
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise ServiceError(f"worker {self.name} exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+        return " ready." in self.log()
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of a process, in clock ticks (how to tell a busy pool process)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(10)
