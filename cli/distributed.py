@@ -1,4 +1,4 @@
-"""Handlers of the distributed commands: submit, status, wait, cancel, worker, db.
+"""Handlers of the distributed commands: submit, status, wait, cancel, worker, beat, flower, db.
 
 A sweep submitted here runs on Celery workers (`infscale worker`, or the plain `celery -A
 workers.app worker`) that share the database and the Redis broker; results land in the same
@@ -172,24 +172,68 @@ def add_worker(sub: Any) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    argv = worker_command(args.concurrency, args.beat, args.loglevel)
-    env = dict(os.environ)
+    extra = ["--pool", "prefork"] + (["--concurrency", str(args.concurrency)] if args.concurrency else [])
+    _exec_celery("worker", extra + (["--beat"] if args.beat else []), args)
+
+
+def add_beat(sub: Any) -> None:
+    p = sub.add_parser(
+        "beat", help="run the periodic scheduler (exactly one per cluster)",
+        description="Run `celery -A workers.app beat`: every $INFSCALE_CHECK_INTERVAL seconds (30) it "
+        "sends infscale.check_sweeps, which finishes sweeps whose shards are all stored but whose "
+        "reduce was lost. Run exactly one (or one worker with `infscale worker --beat`).",
+    )
+    p.add_argument("--broker", help=BROKER_HELP)
+    p.add_argument("--schedule", help="file where beat keeps its state (default: ./celerybeat-schedule)")
+    p.add_argument("--loglevel", default="INFO", help="Celery log level (default: INFO)")
+    p.set_defaults(handler=cmd_beat, db=None)
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    _exec_celery("beat", ["--schedule", args.schedule] if args.schedule else [], args)
+
+
+def add_flower(sub: Any) -> None:
+    p = sub.add_parser(
+        "flower", help="run Flower, the web monitor of the workers and their tasks",
+        description="Run `celery -A workers.app flower`: tasks with their readable arguments (sweep, "
+        "group, shard i of n), retries and failures, workers, and the queue. Basic auth from "
+        "$INFSCALE_FLOWER_BASIC_AUTH (user:password, kept out of the process list); with "
+        "--persistent, its state is kept in $INFSCALE_FLOWER_DB.",
+    )
+    p.add_argument("--broker", help=BROKER_HELP)
+    p.add_argument("--port", type=positive_int, default=5555, help="HTTP port (default: 5555)")
+    p.add_argument("--persistent", action="store_true", help="keep Flower's state across restarts")
+    p.add_argument("--loglevel", default="INFO", help="log level (default: INFO)")
+    p.set_defaults(handler=cmd_flower, db=None)
+
+
+def cmd_flower(args: argparse.Namespace) -> int:
+    from scheduler import settings
+
+    env = {"FLOWER_PORT": str(args.port)}
+    if settings.flower_basic_auth():
+        env["FLOWER_BASIC_AUTH"] = settings.flower_basic_auth()
+    if args.persistent:
+        env.update(FLOWER_PERSISTENT="true", FLOWER_DB=settings.flower_db())
+    _exec_celery("flower", [], args, env)
+
+
+def celery_command(program: str, extra: list[str], loglevel: str = "INFO") -> list[str]:
+    """The `celery -A workers.app PROGRAM` command line the wrappers run."""
+    return [sys.executable, "-m", "celery", "-A", "workers.app", program, "--loglevel", loglevel, *extra]
+
+
+def _exec_celery(program: str, extra: list[str], args: argparse.Namespace, env: dict[str, str] | None = None) -> None:
+    """Replace this process with celery (so signals reach it directly), with --broker/--db in
+    its environment where given."""
+    environ = {**os.environ, **(env or {})}
     if args.broker:
-        env["INFSCALE_BROKER_URL"] = args.broker
+        environ["INFSCALE_BROKER_URL"] = args.broker
     if args.db:
-        env["INFSCALE_DATABASE_URL"] = args.db
-    os.execvpe(argv[0], argv, env)  # the worker replaces this process: signals reach Celery directly
-
-
-def worker_command(concurrency: int | None = None, beat: bool = False, loglevel: str = "INFO") -> list[str]:
-    """The celery command line `infscale worker` runs."""
-    argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool", "prefork",
-            "--loglevel", loglevel]
-    if concurrency:
-        argv += ["--concurrency", str(concurrency)]
-    if beat:
-        argv.append("--beat")
-    return argv
+        environ["INFSCALE_DATABASE_URL"] = args.db
+    argv = celery_command(program, extra, args.loglevel)
+    os.execvpe(argv[0], argv, environ)
 
 
 def add_db(sub: Any) -> None:
@@ -231,4 +275,4 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-REGISTRY = [add_submit, add_status, add_wait, add_cancel, add_worker, add_db]
+REGISTRY = [add_submit, add_status, add_wait, add_cancel, add_worker, add_beat, add_flower, add_db]

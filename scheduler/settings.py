@@ -3,7 +3,7 @@
 | variable | default | used by |
 |---|---|---|
 | INFSCALE_DATABASE_URL | sqlite:///infscale.db | every command (`--db` overrides) |
-| INFSCALE_BROKER_URL | redis://127.0.0.1:6379/0 | submit, worker, flower (`--broker` overrides) |
+| INFSCALE_BROKER_URL | redis://127.0.0.1:6379/0 | submit, worker, beat, flower (`--broker` overrides) |
 | INFSCALE_RESULT_BACKEND | the broker URL | workers (results only for `celery inspect`; answers go to the database) |
 | INFSCALE_MEMORY_LIMIT_MB | 4096 | refuses sweeps whose statistics would not fit |
 | INFSCALE_SHARD_BLOCKS | 16 | blocks of 1024 trials per distributed shard |
@@ -13,6 +13,7 @@
 | INFSCALE_CHECK_INTERVAL | 30 | workers with beat: seconds between checks that finish complete sweeps |
 | INFSCALE_PRICE_SOURCE | (none) | recalc: the price file to import |
 | INFSCALE_FLOWER_BASIC_AUTH | (none) | flower: user:password |
+| INFSCALE_FLOWER_DB | flower.db | flower --persistent: the file Flower keeps its state in |
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ def retry_backoff() -> int:
 
 def check_interval() -> int:
     return _int("INFSCALE_CHECK_INTERVAL", 30)
+
+
+def flower_basic_auth() -> str | None:
+    return os.environ.get("INFSCALE_FLOWER_BASIC_AUTH") or None
+
+
+def flower_db() -> str:
+    return os.environ.get("INFSCALE_FLOWER_DB") or "flower.db"
 
 
 def _int(name: str, default: int) -> int:
