@@ -233,6 +233,7 @@ def test_pool_process_killed_mid_shard(tmp_path, redis_server, start_worker, sql
     worker = start_worker(sqlite_url, concurrency=1)
     store, sweep_id = submitted(tmp_path, SLOW, sqlite_url, redis_server.url, SLOW_SHARD_BLOCKS)
     first_partial_stored(store, sweep_id)
+    time.sleep(0.1)  # into the next shard (~0.3 s of simulation)
     (child,) = worker.pool_pids()
     before = cpu_ticks(child)
     wait_for(lambda: cpu_ticks(child) > before, 5, "the pool process to be computing", 0.01)
