@@ -1,0 +1,112 @@
+"""Price file text -> price quotes, in the project's catalog format or LiteLLM's price list.
+
+Two formats, told apart by their shape:
+
+- a catalog file (`models: {key: {c_in, c_out, t_in, t_out, ...}}`), validated exactly as a
+  catalog named in a sweep; every model of it is quoted with all four prices;
+- LiteLLM's `model_prices_and_context_window.json`: a mapping of provider model name ->
+  fields, with USD per token in `input_cost_per_token` / `output_cost_per_token`. The catalog
+  given alongside says which LiteLLM name is which model (`litellm_key`); names it does not
+  mention are reported, never matched by guesswork. Only the entries of those models are
+  read: one without both per-token prices is skipped and reported; one with a price that is
+  not a finite number >= 0 rejects the whole file.
+
+A file with a `.json` name is read as JSON, anything else as YAML (which also reads JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Mapping
+
+from engine.errors import SpecError
+from engine.prices import PriceQuote, Prices
+from engine.specs import ModelSpec, catalog_from_mapping
+from engine.sweepfile import parse_yaml
+
+LITELLM_INPUT = "input_cost_per_token"
+LITELLM_OUTPUT = "output_cost_per_token"
+
+
+class PriceFormat(str, Enum):
+    CATALOG = "catalog"
+    LITELLM = "litellm"
+
+
+@dataclass(frozen=True)
+class PriceFile:
+    """What a price file quotes, and what it leaves out."""
+
+    source: str
+    format: PriceFormat
+    quotes: tuple[PriceQuote, ...]
+    ignored: tuple[str, ...] = ()  # LiteLLM names no catalog model has as its litellm_key
+    no_token_price: tuple[str, ...] = ()  # LiteLLM names of catalog models without per-token prices
+    unpriced: tuple[str, ...] = ()  # catalog models the file gives no price
+
+
+def parse_price_file(text: str, source: str, catalog: Mapping[str, ModelSpec], catalog_name: str) -> PriceFile:
+    """A price file's text -> its quotes; `catalog` maps LiteLLM names to models."""
+    data = _load(text, source)
+    if isinstance(data, Mapping) and "models" in data:
+        models = catalog_from_mapping(data, source)
+        return PriceFile(source, PriceFormat.CATALOG, tuple(
+            PriceQuote(m.key, Prices(m.c_in, m.c_out, m.t_in, m.t_out)) for m in models.values()
+        ))
+    return _litellm(data, source, catalog, catalog_name)
+
+
+# --- private helpers -------------------------------------------------------------------------
+
+
+def _load(text: str, source: str) -> Any:
+    if not source.lower().endswith(".json"):
+        return parse_yaml(text, source)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(source, f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}") from None
+
+
+def _litellm(data: Any, source: str, catalog: Mapping[str, ModelSpec], catalog_name: str) -> PriceFile:
+    if not isinstance(data, Mapping) or not data:
+        raise SpecError(
+            source, "(top level)",
+            "must be a catalog (models: ...) or a LiteLLM price list (a mapping of model name -> prices)",
+        )
+    models_of: dict[str, list[str]] = {}
+    for model in catalog.values():
+        if model.litellm_key is not None:
+            models_of.setdefault(model.litellm_key, []).append(model.key)
+    if not models_of:
+        raise SpecError(
+            catalog_name, "models.*.litellm_key",
+            f"no model has a litellm_key, so no entry of the LiteLLM file {source} can be mapped "
+            "(name a catalog with litellm_key values, e.g. --catalog examples/catalog-litellm.yaml)",
+        )
+    quotes, ignored, no_token_price = [], [], []
+    for name, entry in data.items():
+        name = str(name)
+        if name not in models_of:
+            ignored.append(name)
+            continue
+        if not isinstance(entry, Mapping):
+            raise SpecError(source, json.dumps(name), f"must be a mapping of fields, got {type(entry).__name__}")
+        if entry.get(LITELLM_INPUT) is None or entry.get(LITELLM_OUTPUT) is None:
+            no_token_price.append(name)
+            continue
+        prices = Prices(_price(entry, LITELLM_INPUT, source, name), _price(entry, LITELLM_OUTPUT, source, name))
+        quotes += [PriceQuote(model, prices) for model in models_of[name]]
+    quoted = {q.model for q in quotes}
+    unpriced = tuple(key for key in catalog if key not in quoted)
+    return PriceFile(source, PriceFormat.LITELLM, tuple(quotes), tuple(ignored), tuple(no_token_price), unpriced)
+
+
+def _price(entry: Mapping[str, Any], field: str, source: str, name: str) -> float:
+    value = entry[field]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise SpecError(source, f"{json.dumps(name)}.{field}", f"must be a finite number >= 0 (USD per token), got {value!r}")
+    return float(value)

@@ -1,0 +1,66 @@
+"""Model prices as data: what a price source quotes for a model, and the model repriced by it.
+
+A model's prices are `c_in`, `c_out` ($ per input / output token) and, when the source says,
+`t_in`, `t_out` (s per token). Prices change; everything else about a model (token lengths,
+accuracy) does not, and the random streams of a simulation depend only on (seed, model key,
+block). So a model repriced here and simulated again with the same seed gives exactly what a
+fresh sweep with the new prices gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from engine.specs import ModelSpec
+
+PRICE_FIELDS = ("c_in", "c_out", "t_in", "t_out")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """One model's prices; `t_in` / `t_out` None: the source does not say (keep the model's)."""
+
+    c_in: float
+    c_out: float
+    t_in: float | None = None
+    t_out: float | None = None
+
+    def over(self, previous: "Prices | None") -> "Prices":
+        """These prices, with the times this source leaves open taken from `previous`."""
+        if previous is None:
+            return self
+        return replace(
+            self,
+            t_in=previous.t_in if self.t_in is None else self.t_in,
+            t_out=previous.t_out if self.t_out is None else self.t_out,
+        )
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    """A price source's prices for one model of a catalog (by model key)."""
+
+    model: str
+    prices: Prices
+
+
+def prices_of(model: ModelSpec) -> Prices:
+    """The prices a model was specified (or computed) with."""
+    return Prices(model.c_in, model.c_out, model.t_in, model.t_out)
+
+
+def reprice(model: ModelSpec, prices: Prices) -> ModelSpec:
+    """The model with these prices (times the prices leave open stay as they are)."""
+    return replace(
+        model,
+        c_in=prices.c_in,
+        c_out=prices.c_out,
+        t_in=model.t_in if prices.t_in is None else prices.t_in,
+        t_out=model.t_out if prices.t_out is None else prices.t_out,
+    )
+
+
+def is_stale(model: ModelSpec, prices: Prices) -> bool:
+    """Whether a result computed with `model` is out of date under `prices` (exact comparison:
+    prices are stored and compared as the same doubles, never rounded)."""
+    return reprice(model, prices) != model
