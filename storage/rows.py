@@ -11,6 +11,8 @@ from datetime import datetime
 
 import numpy as np
 
+from engine.prices import Prices
+from engine.specs import ModelSpec
 from engine.statistics import Curves
 
 
@@ -106,3 +108,81 @@ class StoredCurves:
     feasible: np.ndarray  # bool per k
     on_frontier: np.ndarray  # bool per k
 
+
+
+# --- prices and revisions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    """One version of one model's prices (engine.prices.Prices), with when it took effect."""
+
+    model: str
+    prices: Prices
+    effective_at: datetime
+    source: str
+
+
+@dataclass(frozen=True)
+class PriceImport:
+    """What one import did: models given a new price version, and models whose prices were
+    already in force (no new version)."""
+
+    effective_at: datetime
+    changed: tuple[str, ...]
+    unchanged: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunModel:
+    """The current revision of one run and the model (with its prices) it was computed with."""
+
+    model: str
+    scenario: str
+    revision: int
+    spec: ModelSpec
+
+
+@dataclass(frozen=True)
+class RunRevision:
+    """One revision of one run: the prices it was computed with, when, and what it chose."""
+
+    sweep_id: int
+    model: str
+    scenario: str
+    revision: int
+    computed_at: datetime
+    prices: Prices
+    choices: tuple[ChoiceRow, ...]  # in method order
+
+
+@dataclass(frozen=True)
+class RunChange:
+    """A run whose revision changed: the one before and the one after."""
+
+    old: RunRevision
+    new: RunRevision
+
+
+@dataclass(frozen=True)
+class RecommendationChange:
+    """A cross-model recommendation (scenario, method) before and after a recalculation."""
+
+    old_revision: int
+    old: RecommendationRow
+    new_revision: int
+    new: RecommendationRow
+
+    @property
+    def changed(self) -> bool:
+        """Whether the pick itself moved (model, k or status), not only its numbers."""
+        return (self.old.status, self.old.model, self.old.k) != (self.new.status, self.new.model, self.new.k)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What recalculations changed in one sweep (storage.store.Store.changes)."""
+
+    sweep_id: int
+    runs: tuple[RunChange, ...]
+    recommendations: tuple[RecommendationChange, ...]

@@ -5,7 +5,9 @@ Writes that several workers may race on are idempotent: a shard's partial is sto
 (`save_partial`), a group's runs are finished once (`finish_group`) and a sweep is finished
 once (`finish_sweep`); the loser of a race gets False and nothing changes.
 
-Runs and recommendations carry a revision; queries read the highest revision of each.
+Runs and recommendations carry a revision; queries read the highest revision of each, or
+the highest one in force at a given time (`as_of`). Model prices are versioned in time
+(`import_prices`); a recalculation stores recomputed runs as new revisions (`save_revision`).
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.pipeline import RunResult, SweepResult
 from engine.plan import block_plan, shard_ranges, simulation_groups
+from engine.prices import PriceQuote, Prices, prices_of
 from engine.selection import Choice, Decision, Method, Recommendation, Status
 from engine.serialize import (
     model_from_dict,
@@ -31,15 +34,30 @@ from engine.serialize import (
     sweep_from_dict,
     sweep_to_dict,
 )
-from engine.specs import SweepSpec
+from engine.specs import ModelSpec, SweepSpec
 from engine.statistics import METRICS, Curves, MetricCurve
 from storage.database import database_url, make_engine, upgrade, writer
 from storage.errors import NotFound
-from storage.rows import ChoiceRow, GroupProgress, PartialTime, RecommendationRow, StoredCurves, SweepRow
+from storage.rows import (
+    Changes,
+    ChoiceRow,
+    GroupProgress,
+    PartialTime,
+    PriceImport,
+    PriceRow,
+    RecommendationChange,
+    RecommendationRow,
+    RunChange,
+    RunModel,
+    RunRevision,
+    StoredCurves,
+    SweepRow,
+)
 from storage.tables import (
     FINAL_SWEEP_STATUSES,
     ChoiceRecord,
     CurvePointRecord,
+    ModelPriceRecord,
     PartialRecord,
     RecommendationRecord,
     RunRecord,
@@ -253,32 +271,43 @@ class Store:
         with self._reading() as session:
             return [_sweep_row(r) for r in session.scalars(query)]
 
-    def latest_sweep_id(self) -> int | None:
-        """The id of the most recently created sweep that is done, or None."""
+    def latest_sweep_id(self, as_of: datetime | None = None) -> int | None:
+        """The id of the most recently created sweep that is done (by `as_of`), or None."""
+        query = select(func.max(SweepRecord.id)).where(SweepRecord.status == SweepStatus.DONE.value)
+        if as_of is not None:
+            query = query.where(SweepRecord.finished_at <= as_of)
         with self._reading() as session:
-            return session.scalar(
-                select(func.max(SweepRecord.id)).where(SweepRecord.status == SweepStatus.DONE.value)
-            )
+            return session.scalar(query)
 
     def sweep_spec(self, sweep_id: int) -> SweepSpec:
         """The sweep's spec exactly as it was stored."""
         with self._reading() as session:
             return sweep_from_dict(_sweep_record(session, sweep_id).spec)
 
-    def choices(self, sweep_id: int, model: str | None = None, scenario: str | None = None) -> list[ChoiceRow]:
-        """Choices of the sweep's finished runs: by model, then scenario (as in the spec), then method."""
+    def choices(
+        self, sweep_id: int, model: str | None = None, scenario: str | None = None, as_of: datetime | None = None
+    ) -> list[ChoiceRow]:
+        """Choices of the sweep's finished runs: by model, then scenario (as in the spec), then method.
+
+        `as_of`: the revision of each run in force at that time (none for runs finished later).
+        """
         with self._reading() as session:
             order = _SweepOrder(_sweep_record(session, sweep_id))
-            runs = {r.id: r for r in order.select(_current_runs(session, sweep_id), model, scenario)}
+            runs = {r.id: r for r in order.select(_current_runs(session, sweep_id, as_of), model, scenario)}
             records = session.scalars(select(ChoiceRecord).where(ChoiceRecord.run_id.in_(runs)))
             rows = [_choice_row(sweep_id, runs[c.run_id], c) for c in records]
             return sorted(rows, key=lambda c: order.key(c.model, c.scenario, c.method))
 
-    def recommendations(self, sweep_id: int, scenario: str | None = None) -> list[RecommendationRow]:
-        """Cross-model recommendations, by scenario (as in the spec), then method."""
+    def recommendations(
+        self, sweep_id: int, scenario: str | None = None, as_of: datetime | None = None
+    ) -> list[RecommendationRow]:
+        """Cross-model recommendations, by scenario (as in the spec), then method (`as_of`: the
+        revision in force at that time)."""
         with self._reading() as session:
             order = _SweepOrder(_sweep_record(session, sweep_id))
             query = select(RecommendationRecord).where(RecommendationRecord.sweep_id == sweep_id)
+            if as_of is not None:
+                query = query.where(RecommendationRecord.created_at <= as_of)
             if scenario is not None:
                 order.check_scenario(scenario)
                 query = query.where(RecommendationRecord.scenario_name == scenario)
@@ -316,6 +345,142 @@ class Store:
                 ))
                 out.append(RunResult(model_from_dict(run.model), scenario_from_dict(run.scenario), curves, decision))
             return tuple(out)
+
+    # --- prices and revisions ------------------------------------------------------------
+
+    def import_prices(
+        self, quotes: Sequence[PriceQuote], source: str, effective_at: datetime | None = None
+    ) -> PriceImport:
+        """A new price version, effective at `effective_at` (default: now), for each quoted model
+        whose prices differ from the version in force then; the same prices again add nothing.
+
+        Times a quote leaves open are carried over from the version in force. One transaction
+        (serialised with other imports), so a failure imports nothing.
+        """
+        when = effective_at or utc_now()
+        with self._transaction() as session:
+            _lock(session, _PRICES_LOCK_ID)
+            in_force = {r.model_key: _price_of(r) for r in _prices_in_force(session, when)}
+            changed, unchanged = [], []
+            for quote in quotes:
+                prices = quote.prices.over(in_force.get(quote.model))
+                if in_force.get(quote.model) == prices:
+                    unchanged.append(quote.model)
+                    continue
+                session.add(ModelPriceRecord(
+                    model_key=quote.model, c_in=prices.c_in, c_out=prices.c_out, t_in=prices.t_in,
+                    t_out=prices.t_out, effective_at=when, source=source, created_at=utc_now(),
+                ))
+                in_force[quote.model] = prices
+                changed.append(quote.model)
+            return PriceImport(when, tuple(changed), tuple(unchanged))
+
+    def prices(self, at: datetime | None = None) -> dict[str, PriceRow]:
+        """model key -> the price version in force at `at` (default: now), by model key."""
+        with self._reading() as session:
+            records = sorted(_prices_in_force(session, at or utc_now()), key=lambda r: r.model_key)
+            return {r.model_key: _price_row(r) for r in records}
+
+    def price_history(self, model: str | None = None) -> list[PriceRow]:
+        """Every price version (of `model`, or of all models), by model, oldest first."""
+        query = select(ModelPriceRecord).order_by(ModelPriceRecord.model_key, ModelPriceRecord.effective_at)
+        if model is not None:
+            query = query.where(ModelPriceRecord.model_key == model)
+        with self._reading() as session:
+            return [_price_row(r) for r in session.scalars(query)]
+
+    def run_models(self, sweep_id: int) -> list[RunModel]:
+        """The current revision of each of the sweep's done runs and the model it used, in sweep order."""
+        with self._reading() as session:
+            order = _SweepOrder(_sweep_record(session, sweep_id))
+            return [
+                RunModel(r.model_key, r.scenario_name, r.revision, model_from_dict(r.model))
+                for r in order.select(_current_runs(session, sweep_id), None, None)
+                if r.status == RunStatus.DONE
+            ]
+
+    def stored_models(self) -> dict[str, ModelSpec]:
+        """model key -> the model (prices, litellm_key, ...) of its most recently stored run."""
+        with self._reading() as session:
+            latest = select(func.max(RunRecord.id)).group_by(RunRecord.model_key)
+            records = session.scalars(select(RunRecord).where(RunRecord.id.in_(latest)).order_by(RunRecord.model_key))
+            return {r.model_key: model_from_dict(r.model) for r in records}
+
+    def save_revision(
+        self,
+        sweep_id: int,
+        runs: Sequence[RunResult],
+        recommendations: Iterable[Recommendation],
+        based_on: Mapping[tuple[str, str], int],
+    ) -> bool:
+        """Recomputed runs as the next revision of each, and the sweep's recommendations as
+        their next revision, in one transaction; older revisions stay.
+
+        `based_on` is the revision of every run of the sweep, (model, scenario) -> revision,
+        that the recomputation read. If the sweep's current revisions are no longer exactly
+        those (another recalculation got there first), nothing is written and the result is False.
+        """
+        with self._transaction() as session:
+            _sweep_record(session, sweep_id, lock=True)  # PostgreSQL: one revision writer per sweep
+            current = {(r.model_key, r.scenario_name): r for r in _current_runs(session, sweep_id)}
+            if {key: r.revision for key, r in current.items()} != dict(based_on):
+                return False
+            now = utc_now()
+            for result in runs:
+                old = current[result.model.key, result.scenario.name]
+                new = RunRecord(
+                    sweep_id=sweep_id, simulation_id=old.simulation_id, model_key=old.model_key,
+                    scenario_name=old.scenario_name, model=model_to_dict(result.model),
+                    scenario=scenario_to_dict(result.scenario), status=RunStatus.PENDING.value,
+                    revision=old.revision + 1, created_at=now,
+                )
+                session.add(new)
+                session.flush()
+                _write_run_result(session, new, result, now)
+            latest = session.scalar(
+                select(func.max(RecommendationRecord.revision)).where(RecommendationRecord.sweep_id == sweep_id)
+            )
+            _write_recommendations(session, sweep_id, recommendations, (latest or 0) + 1, now)
+            return True
+
+    def run_history(self, sweep_id: int, model: str, scenario: str) -> list[RunRevision]:
+        """Every finished revision of one run, oldest first."""
+        with self._reading() as session:
+            order = _SweepOrder(_sweep_record(session, sweep_id))
+            order.check_model(model)
+            order.check_scenario(scenario)
+            records = session.scalars(
+                select(RunRecord)
+                .where(RunRecord.sweep_id == sweep_id, RunRecord.model_key == model,
+                       RunRecord.scenario_name == scenario, RunRecord.status == RunStatus.DONE.value)
+                .order_by(RunRecord.revision)
+            )
+            return [_run_revision(session, r) for r in records]
+
+    def changes(self, sweep_id: int, since: datetime | None = None) -> Changes:
+        """What recalculations changed in a sweep: each run and recommendation whose revision in
+        force at `since` (default: its previous revision) is not its current one, old and new.
+
+        Runs and recommendations that did not exist yet at `since` are not changes.
+        """
+        with self._reading() as session:
+            order = _SweepOrder(_sweep_record(session, sweep_id))
+            runs = session.scalars(
+                select(RunRecord).where(RunRecord.sweep_id == sweep_id, RunRecord.status == RunStatus.DONE.value)
+            )
+            run_pairs = _revision_pairs(runs, lambda r: (r.model_key, r.scenario_name), lambda r: r.finished_at, since)
+            recs = session.scalars(select(RecommendationRecord).where(RecommendationRecord.sweep_id == sweep_id))
+            rec_pairs = _revision_pairs(recs, lambda r: (r.scenario_name, r.method), lambda r: r.created_at, since)
+            run_changes = sorted(
+                (RunChange(_run_revision(session, old), _run_revision(session, new)) for old, new in run_pairs),
+                key=lambda c: order.key(c.new.model, c.new.scenario, Method.MAX_ACCURACY.value),
+            )
+            rec_changes = sorted(
+                (RecommendationChange(old.revision, _recommendation_row(old), new.revision, _recommendation_row(new))
+                 for old, new in rec_pairs),
+                key=lambda c: order.key(None, c.new.scenario, c.new.method),
+            )
+            return Changes(sweep_id, tuple(run_changes), tuple(rec_changes))
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -411,12 +576,17 @@ def _write_run_result(session: Session, run: RunRecord, result: RunResult, now: 
     run.status, run.trials, run.finished_at = RunStatus.DONE.value, curves.trials, now
 
 
-def _write_recommendations(session: Session, sweep_id: int, recommendations: Iterable[Recommendation]) -> None:
+def _write_recommendations(
+    session: Session, sweep_id: int, recommendations: Iterable[Recommendation], revision: int = 1,
+    now: datetime | None = None,
+) -> None:
+    now = now or utc_now()
     rows = [
         {
             "sweep_id": sweep_id, "scenario_name": r.scenario, "method": Method(r.method).value,
             "status": Status(r.status).value, "model_key": r.model, "k": r.k, "total_cost": r.total_cost,
             "total_time": r.total_time, "accuracy": r.accuracy, "reason": r.reason,
+            "revision": revision, "created_at": now,
         }
         for r in recommendations
     ]
@@ -460,9 +630,12 @@ def _simulation(session: Session, sweep_id: int, group_key: str) -> SimulationRe
     return simulation
 
 
-def _current_runs(session: Session, sweep_id: int) -> list[RunRecord]:
-    """The highest revision of each (model, scenario) run of the sweep."""
-    return _latest_runs(session.scalars(select(RunRecord).where(RunRecord.sweep_id == sweep_id)))
+def _current_runs(session: Session, sweep_id: int, as_of: datetime | None = None) -> list[RunRecord]:
+    """The highest revision of each (model, scenario) run of the sweep (finished by `as_of`)."""
+    query = select(RunRecord).where(RunRecord.sweep_id == sweep_id)
+    if as_of is not None:
+        query = query.where(RunRecord.finished_at <= as_of)
+    return _latest_runs(session.scalars(query))
 
 
 def _latest_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
@@ -531,6 +704,65 @@ class _SweepOrder:
             if (model is None or r.model_key == model) and (scenario is None or r.scenario_name == scenario)
         ]
         return sorted(chosen, key=lambda r: (self.models[r.model_key], self.scenarios[r.scenario_name]))
+
+
+# --- price and revision helpers -------------------------------------------------------------------
+
+_PRICES_LOCK_ID = 0x1F5CA1F  # any constant, the same in every process that imports prices
+
+
+def _lock(session: Session, lock_id: int) -> None:
+    """Serialise this transaction with others taking the same lock (PostgreSQL advisory lock;
+    SQLite's write transactions are serialised already, from BEGIN)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
+def _prices_in_force(session: Session, at: datetime) -> list[ModelPriceRecord]:
+    """Per model, the price version with the latest `effective_at` not after `at`."""
+    records = session.scalars(select(ModelPriceRecord).where(ModelPriceRecord.effective_at <= at))
+    best: dict[str, ModelPriceRecord] = {}
+    for r in records:
+        if r.model_key not in best or r.effective_at > best[r.model_key].effective_at:
+            best[r.model_key] = r
+    return list(best.values())
+
+
+def _price_of(r: ModelPriceRecord) -> Prices:
+    return Prices(r.c_in, r.c_out, r.t_in, r.t_out)
+
+
+def _price_row(r: ModelPriceRecord) -> PriceRow:
+    return PriceRow(r.model_key, _price_of(r), r.effective_at, r.source)
+
+
+def _revision_pairs(
+    records: Iterable[R], key: Callable[[R], Any], time: Callable[[R], datetime | None], since: datetime | None
+) -> list[tuple[R, R]]:
+    """(old, new) per key: new is the highest revision; old the highest in force at `since`
+    (or, without `since`, the one before new). Keys whose old is new, or missing, are left out."""
+    by_key: dict[Any, list[R]] = {}
+    for record in records:
+        by_key.setdefault(key(record), []).append(record)
+    pairs = []
+    for revisions in by_key.values():
+        revisions.sort(key=lambda r: r.revision)  # type: ignore[attr-defined]
+        if since is None:
+            old = revisions[-2] if len(revisions) > 1 else None
+        else:
+            old = next((r for r in reversed(revisions) if (time(r) or since) <= since), None)
+        if old is not None and old is not revisions[-1]:
+            pairs.append((old, revisions[-1]))
+    return pairs
+
+
+def _run_revision(session: Session, run: RunRecord) -> RunRevision:
+    choices = session.scalars(select(ChoiceRecord).where(ChoiceRecord.run_id == run.id))
+    rows = sorted((_choice_row(run.sweep_id, run, c) for c in choices), key=lambda c: METHOD_ORDER[c.method])
+    return RunRevision(
+        run.sweep_id, run.model_key, run.scenario_name, run.revision, run.finished_at,
+        prices_of(model_from_dict(run.model)), tuple(rows),
+    )
 
 
 # --- rows -----------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
-"""The database schema as typed ORM tables (migration `0001_initial` creates exactly this).
+"""The database schema as typed ORM tables (migrations `0001_initial` and `0002_prices` create
+exactly this).
 
 A sweep has one `simulations` row per engine `SimulationGroup`, one `partials` row per
 shard of a simulation, and one `runs` row per (model, scenario); a finished run has its
 `curve_points` (one per k) and `choices` (one per method); a finished sweep has its
-cross-model `recommendations`. Unique constraints make duplicates impossible where a
-duplicate would be a bug (a shard delivered twice, a run finished twice).
+cross-model `recommendations`. `model_prices` versions each model's prices over time;
+a recalculation stores a run again as a new `revision` (queries read the highest one).
+Unique constraints make duplicates impossible where a duplicate would be a bug (a shard
+delivered twice, a run finished twice).
 """
 
 from __future__ import annotations
@@ -252,3 +255,32 @@ class RecommendationRecord(Base):
     accuracy: Mapped[float | None] = mapped_column(Double)
     reason: Mapped[str] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # When this revision was written (migration 0002; older rows: their sweep's finish time).
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class ModelPriceRecord(Base):
+    """One version of one model's prices, in force from `effective_at` until the next version.
+
+    `t_in` / `t_out` NULL: no source has said (a model keeps its catalog times). Importing the
+    prices in force again adds no row (storage.store.Store.import_prices).
+    """
+
+    __tablename__ = "model_prices"
+    __table_args__ = (
+        UniqueConstraint("model_key", "effective_at"),
+        CheckConstraint(
+            "c_in >= 0 AND c_out >= 0 AND (t_in IS NULL OR t_in >= 0) AND (t_out IS NULL OR t_out >= 0)",
+            name="nonnegative",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_key: Mapped[str] = mapped_column(String)
+    c_in: Mapped[float] = mapped_column(Double)  # $ per input token
+    c_out: Mapped[float] = mapped_column(Double)  # $ per output token
+    t_in: Mapped[float | None] = mapped_column(Double)  # s per input token
+    t_out: Mapped[float | None] = mapped_column(Double)  # s per output token
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(Text)  # the file it was imported from
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -34,7 +34,9 @@ from storage.errors import CorruptPartial, NotFound
 from storage.store import STATS, Store
 from storage.tables import Base
 
-TABLES = ("sweeps", "simulations", "partials", "runs", "curve_points", "choices", "recommendations")
+TABLES = (
+    "sweeps", "simulations", "partials", "runs", "curve_points", "choices", "recommendations", "model_prices",
+)
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -138,10 +140,10 @@ def test_migrated_schema_matches_orm_metadata(fresh_url: str) -> None:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
-            # The comparison does see the database: against no tables, all seven are extra.
+            # The comparison does see the database: against no tables, all of them are extra.
             removed = {d[1].name for d in compare_metadata(context, MetaData()) if d[0] == "remove_table"}
             assert removed == set(TABLES)
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001_initial"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002_prices"
     finally:
         engine.dispose()
 
