@@ -3,7 +3,7 @@
 | variable | default | used by |
 |---|---|---|
 | INFSCALE_DATABASE_URL | sqlite:///infscale.db | every command (`--db` overrides) |
-| INFSCALE_BROKER_URL | redis://127.0.0.1:6379/0 | submit, worker, beat, flower (`--broker` overrides) |
+| INFSCALE_BROKER_URL | redis://127.0.0.1:6379/0 | submit, worker, beat, flower, recalc (set: recalc runs on a worker) (`--broker` overrides) |
 | INFSCALE_RESULT_BACKEND | the broker URL | workers (results only for `celery inspect`; answers go to the database) |
 | INFSCALE_MEMORY_LIMIT_MB | 4096 | refuses sweeps whose statistics would not fit |
 | INFSCALE_SHARD_BLOCKS | 16 | blocks of 1024 trials per distributed shard |
@@ -11,7 +11,9 @@
 | INFSCALE_SHARD_RETRIES | 5 | workers: retries of a failing shard before its sweep is marked failed |
 | INFSCALE_RETRY_BACKOFF | 2 | workers: seconds before a shard's first retry; doubles each retry (with jitter) |
 | INFSCALE_CHECK_INTERVAL | 30 | workers with beat: seconds between checks that finish complete sweeps |
-| INFSCALE_PRICE_SOURCE | (none) | recalc: the price file to import |
+| INFSCALE_PRICE_SOURCE | (none) | recalc: the price file to import (a catalog or LiteLLM's price list) |
+| INFSCALE_PRICE_CATALOG | (none: the stored sweeps' models) | prices import, recalc: the catalog whose `litellm_key` maps LiteLLM names to models |
+| INFSCALE_RECALC_SCHEDULE | 0 2 * * * | beat: when `infscale.recalc` runs, a crontab (minute hour day month weekday) in UTC; run exactly one beat (a second is harmless: the task holds a Redis lock) |
 | INFSCALE_FLOWER_BASIC_AUTH | (none) | flower: user:password |
 | INFSCALE_FLOWER_DB | flower.db | flower --persistent: the file Flower keeps its state in |
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_RECALC_SCHEDULE = "0 2 * * *"  # nightly, 02:00 UTC
 
 
 def memory_limit_bytes() -> int:
@@ -29,6 +32,11 @@ def memory_limit_bytes() -> int:
 
 def broker_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("INFSCALE_BROKER_URL") or DEFAULT_BROKER_URL
+
+
+def broker_configured(explicit: str | None = None) -> bool:
+    """Whether a broker was named (`--broker` or $INFSCALE_BROKER_URL), not just defaulted."""
+    return bool(explicit or os.environ.get("INFSCALE_BROKER_URL"))
 
 
 def result_backend(explicit_broker: str | None = None) -> str:
@@ -68,6 +76,28 @@ def flower_basic_auth() -> str | None:
 
 def flower_db() -> str:
     return os.environ.get("INFSCALE_FLOWER_DB") or "flower.db"
+
+
+def price_source() -> str | None:
+    return os.environ.get("INFSCALE_PRICE_SOURCE") or None
+
+
+def price_catalog() -> str | None:
+    return os.environ.get("INFSCALE_PRICE_CATALOG") or None
+
+
+def recalc_schedule() -> tuple[str, str, str, str, str]:
+    """$INFSCALE_RECALC_SCHEDULE split into its five crontab fields (values are checked by Celery)."""
+    raw = os.environ.get("INFSCALE_RECALC_SCHEDULE") or DEFAULT_RECALC_SCHEDULE
+    fields = raw.split()
+    if len(fields) != 5:
+        from engine.errors import InfscaleError
+
+        raise InfscaleError(
+            f"environment: INFSCALE_RECALC_SCHEDULE: must be a crontab of five fields "
+            f"(minute hour day-of-month month day-of-week, UTC), got {raw!r}"
+        )
+    return fields[0], fields[1], fields[2], fields[3], fields[4]
 
 
 def _int(name: str, default: int) -> int:
