@@ -12,10 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 
+from engine.errors import InfscaleError
 from scheduler import settings
 
 CHECK_SWEEPS = "infscale.check_sweeps"
+RECALC = "infscale.recalc"
 REDUCE_RUN = "infscale.reduce_run"
 SIMULATE_SHARD = "infscale.simulate_shard"
 
@@ -72,12 +75,29 @@ def celery_config(broker: str | None = None) -> dict[str, Any]:
         # retried, failed, with each task's readable keyword arguments.
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        # The safety net behind the in-task reducer (run a worker with -B, or `celery beat`):
-        # finishes any run whose partials are all stored but whose result is not.
+        # Beat reads crontab schedules in this zone: $INFSCALE_RECALC_SCHEDULE is UTC.
+        "timezone": "UTC",
+        "enable_utc": True,
         "beat_schedule": {
+            # The safety net behind the in-task reducer (run a worker with -B, or `celery beat`):
+            # finishes any run whose partials are all stored but whose result is not.
             "check-sweeps": {"task": CHECK_SWEEPS, "schedule": float(settings.check_interval())},
+            # The nightly price recalculation. Run exactly one beat: a second one would send
+            # each recalc twice; the second finds the Redis lock held (or nothing stale left)
+            # and does nothing, so a second beat is harmless, only wasteful.
+            "recalc": {"task": RECALC, "schedule": recalc_crontab()},
         },
     }
+
+
+def recalc_crontab() -> crontab:
+    """$INFSCALE_RECALC_SCHEDULE (minute hour day-of-month month day-of-week, UTC) as a crontab."""
+    minute, hour, day_of_month, month_of_year, day_of_week = settings.recalc_schedule()
+    try:
+        return crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
+                       day_of_week=day_of_week)
+    except ValueError as exc:
+        raise InfscaleError(f"environment: INFSCALE_RECALC_SCHEDULE: {exc}") from None
 
 
 def make_app(broker: str | None = None) -> Celery:
