@@ -7,6 +7,9 @@
 - `infscale.reduce_run(sweep_id, group_key)`: the same reduce and finish as a task of its own.
 - `infscale.check_sweeps()`: periodic (beat); sends a `reduce_run` for every complete group
   whose reduce never happened, and finishes sweeps whose runs are all done.
+- `infscale.recalc()`: periodic (beat, $INFSCALE_RECALC_SCHEDULE) or `infscale recalc`; imports
+  $INFSCALE_PRICE_SOURCE and recomputes the stale runs (scheduler.recalc) in this pool process,
+  holding a Redis lock so that a second recalc at the same time does nothing. Returns its report.
 
 A shard or reduce that raises is retried with exponential backoff and jitter; after its last
 retry the sweep is marked failed with the error. The database is $INFSCALE_DATABASE_URL.
@@ -22,13 +25,15 @@ from typing import Any
 from celery import Task
 
 from engine import pipeline
+from engine.errors import InfscaleError
 from engine.plan import SimulationGroup, simulation_groups
 from engine.specs import SweepSpec
+from scheduler import recalc as recalculation
 from scheduler import reduce, settings
 from storage.codec import partial_to_bytes
 from storage.store import Store
 from storage.tables import FINAL_SWEEP_STATUSES
-from workers.app import CHECK_SWEEPS, REDUCE_RUN, SIMULATE_SHARD, app
+from workers.app import CHECK_SWEEPS, RECALC, REDUCE_RUN, SIMULATE_SHARD, app
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +95,23 @@ def check_sweeps() -> int:
     for sweep_id, group_key in pending:
         reduce_run.delay(sweep_id=sweep_id, group_key=group_key)
     return len(pending)
+
+
+class RecalcFailed(InfscaleError):
+    """A recalculation's user-facing error (e.g. a bad price file), as one line for the caller."""
+
+
+@app.task(name=RECALC, ignore_result=False)
+def recalc() -> dict[str, Any]:
+    # The lock outlives no task: it expires with the hard time limit of this one.
+    with recalculation.exclusive(app.conf.broker_url, settings.task_time_limits()[1]) as ours:
+        if not ours:
+            return recalculation.skipped("another recalculation is running (it holds the lock)").document()
+        try:
+            report = recalculation.recalc(_store(), settings.price_source(), settings.price_catalog(), workers=1)
+        except InfscaleError as exc:
+            raise RecalcFailed(str(exc)) from None  # rebuilt as itself by the caller (one argument)
+        return report.document()
 
 
 @lru_cache(maxsize=None)
