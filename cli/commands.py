@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import datetime
 from typing import Any
 
+from cli.dates import as_of_time, format_time
 from cli.main import elapsed, positive_int, print_json, progress_bar
 from cli.render import curves_document, curves_table, results_document, results_table
 from engine.errors import InfscaleError
@@ -68,22 +70,26 @@ def add_results(sub: Any) -> None:
     p.add_argument("--sweep", type=positive_int, help="sweep id (default: the latest finished sweep)")
     p.add_argument("--model", help="only this model key")
     p.add_argument("--scenario", help="only this scenario")
+    p.add_argument("--as-of", type=as_of_time, metavar="DATE",
+                   help="the revisions in force at that time: ISO date (its end) or datetime, UTC")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(handler=cmd_results)
 
 
 def cmd_results(args: argparse.Namespace) -> int:
     store = _open_store(args.db)
-    sweep_id = _sweep_id(store, args.sweep)
-    choices = store.choices(sweep_id, model=args.model, scenario=args.scenario)
+    sweep_id = _sweep_id(store, args.sweep, args.as_of)
+    choices = store.choices(sweep_id, model=args.model, scenario=args.scenario, as_of=args.as_of)
     if not choices:
-        raise InfscaleError(f"sweep {sweep_id}: no results for model={args.model} scenario={args.scenario}")
-    recs = store.recommendations(sweep_id, scenario=args.scenario)
+        when = f" as of {format_time(args.as_of)}" if args.as_of else ""
+        raise InfscaleError(f"sweep {sweep_id}: no results for model={args.model} scenario={args.scenario}{when}")
+    recs = store.recommendations(sweep_id, scenario=args.scenario, as_of=args.as_of)
     if args.json:
         print_json(results_document(sweep_id, choices, recs))
         return 0
     spec = store.sweep_spec(sweep_id)
-    print(f"sweep {sweep_id} {spec.name!r}: {spec.trials} trials, seed {spec.seed}, {spec.mode.value} mode")
+    print(f"sweep {sweep_id} {spec.name!r}: {spec.trials} trials, seed {spec.seed}, {spec.mode.value} mode"
+          + (f", as of {format_time(args.as_of)}" if args.as_of else ""))
     print(results_table(choices, recs, spec.scenarios))
     return 0
 
@@ -189,12 +195,13 @@ def _open_store(url: str | None) -> Any:
     return Store(url)
 
 
-def _sweep_id(store: Any, explicit: int | None) -> int:
+def _sweep_id(store: Any, explicit: int | None, as_of: datetime | None = None) -> int:
     if explicit is not None:
         return explicit
-    latest = store.latest_sweep_id()
+    latest = store.latest_sweep_id(as_of)
     if latest is None:
-        raise InfscaleError(f"{store.url}: no finished sweep stored yet (run: infscale run examples/paper.yaml)")
+        when = f" by {format_time(as_of)}" if as_of else " yet"
+        raise InfscaleError(f"{store.url}: no finished sweep stored{when} (run: infscale run examples/paper.yaml)")
     return latest
 
 

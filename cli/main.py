@@ -54,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     # Handler modules are imported here, not at the top, so that `infscale --help` stays fast.
-    from cli import commands, distributed, plotting
+    from cli import commands, distributed, plotting, prices
 
-    for register in commands.REGISTRY + distributed.REGISTRY + plotting.REGISTRY:
+    for register in commands.REGISTRY + distributed.REGISTRY + plotting.REGISTRY + prices.REGISTRY:
         register(sub)
     return parser
 
