@@ -172,8 +172,9 @@ def add_diff(sub: Any) -> None:
     p = sub.add_parser(
         "diff", help="what recalculations changed: k and cost per model, scenario and method",
         description="Per model, scenario and method: old k -> new k and old -> new cost, and the "
-        "cross-model recommendations that moved. Compares what was in force at --since with now; "
-        "without --since, each run's and recommendation's previous revision with its current one.",
+        "cross-model recommendations that moved. Compares what was in force at --since (for a sweep "
+        "run after it: its first result) with now; without --since, each run's and recommendation's "
+        "previous revision with its current one.",
         epilog="example: infscale diff --since 2026-11-21 --json",
     )
     p.add_argument("--since", type=since_time, metavar="DATE",

@@ -461,7 +461,7 @@ class Store:
         """What recalculations changed in a sweep: each run and recommendation whose revision in
         force at `since` (default: its previous revision) is not its current one, old and new.
 
-        Runs and recommendations that did not exist yet at `since` are not changes.
+        One first computed after `since` is compared from its first revision.
         """
         with self._reading() as session:
             order = _SweepOrder(_sweep_record(session, sweep_id))
@@ -739,8 +739,8 @@ def _price_row(r: ModelPriceRecord) -> PriceRow:
 def _revision_pairs(
     records: Iterable[R], key: Callable[[R], Any], time: Callable[[R], datetime | None], since: datetime | None
 ) -> list[tuple[R, R]]:
-    """(old, new) per key: new is the highest revision; old the highest in force at `since`
-    (or, without `since`, the one before new). Keys whose old is new, or missing, are left out."""
+    """(old, new) per key: new is the highest revision; old the highest in force at `since` (the
+    first if none was), or without `since` the one before new. Keys whose old is new are left out."""
     by_key: dict[Any, list[R]] = {}
     for record in records:
         by_key.setdefault(key(record), []).append(record)
@@ -750,7 +750,7 @@ def _revision_pairs(
         if since is None:
             old = revisions[-2] if len(revisions) > 1 else None
         else:
-            old = next((r for r in reversed(revisions) if (time(r) or since) <= since), None)
+            old = next((r for r in reversed(revisions) if (time(r) or since) <= since), revisions[0])
         if old is not None and old is not revisions[-1]:
             pairs.append((old, revisions[-1]))
     return pairs

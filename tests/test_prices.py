@@ -227,7 +227,7 @@ def test_history_results_as_of_and_diff_report_the_change(flow: Flow) -> None:
     code, _, err = cli("results", "--as-of", yesterday, "--db", flow.url)
     assert code == 2 and "no finished sweep stored by" in err
 
-    for argv in ((), ("--since", flow.between.isoformat())):
+    for argv in ((), ("--since", flow.between.isoformat()), ("--since", yesterday)):  # yesterday: before the sweep
         diff = cli_json("diff", *argv, "--db", flow.url)
         assert [(r["model"], r["scenario"]) for r in diff["runs"]] == [("gpt5", s) for s in SCENARIOS]
         max_accuracy = next(c for c in diff["runs"][0]["choices"] if c["method"] == "max_accuracy")
