@@ -101,7 +101,8 @@ def add_recalc(sub: Any) -> None:
         "with the new prices), stores them as new revisions of their runs and decides the sweep's "
         "cross-model recommendations again. Old revisions stay. With nothing stale it does nothing. "
         "With a broker configured (--broker or $INFSCALE_BROKER_URL) it runs as the task "
-        "infscale.recalc on a worker (the workers' database and price source), else in this process.",
+        "infscale.recalc on a worker (the workers' database and price source), else in this process "
+        "(also, with a note, when the broker does not answer).",
         epilog="example: INFSCALE_PRICE_SOURCE=prices.json infscale recalc && infscale diff",
     )
     p.add_argument("--db", help=DB_HELP + "; in this process only")
@@ -272,7 +273,8 @@ def _recalc_lines(doc: dict[str, Any]) -> list[str]:
     lines = _import_lines(doc["prices"]) if doc["prices"] else ["no price source ($INFSCALE_PRICE_SOURCE unset)"]
     for s in doc["sweeps"]:
         outcome = "stored as new revisions" if s["stored"] else "not stored: another recalculation got there first"
-        lines.append(f"sweep {s['sweep']}: recomputed {', '.join(s['models'])} ({s['runs']} runs), {outcome}")
+        runs = f"{s['runs']} run{'s' if s['runs'] != 1 else ''}"
+        lines.append(f"sweep {s['sweep']}: recomputed {', '.join(s['models'])} ({runs}), {outcome}")
     if doc["changed"]:
         lines.append("see what changed: infscale diff")
     elif doc["prices"] and doc["prices"]["changed"]:
