@@ -22,6 +22,12 @@ from storage.tables import SweepStatus
 OPEN_STATUSES = (SweepStatus.PENDING.value, SweepStatus.RUNNING.value)
 
 
+def needs_reduce(store: Store, sweep_id: int, group_key: str) -> bool:
+    """All of the group's partials are stored and its runs are not finished yet."""
+    progress = next(g for g in store.progress(sweep_id) if g.group_key == group_key)
+    return progress.complete and not progress.finished
+
+
 def reduce_group(store: Store, sweep_id: int, sweep: SweepSpec, group_key: str) -> str:
     """Once all of a group's partials are stored: finish its runs, then the sweep if every
     run is done. Says what it found or did."""

@@ -77,9 +77,14 @@ def simulate_shard(sweep_id: int, group_key: str, shard_index: int, n_shards: in
     partial = pipeline.simulate_shard(sweep, groups[group_key], range(*blocks))
     seconds = time.perf_counter() - start
     stored = store.save_partial(sweep_id, group_key, shard_index, partial_to_bytes(partial), partial.n_trials, seconds)
-    # The reduce runs here, needing only the database, so no message can be lost in between.
-    outcome = reduce.reduce_group(store, sweep_id, sweep, group_key)
-    return f"{'stored' if stored else 'duplicate: already stored'}; {outcome}"
+    # The shard that completes its group sends the reduce as a task of its own (operators see it
+    # in Flower; it retries on its own). Two shards completing at once may both send it: the
+    # store finishes a group once. If the message is lost, `check_sweeps` sends it again.
+    outcome = "stored" if stored else "duplicate: already stored"
+    if reduce.needs_reduce(store, sweep_id, group_key):
+        reduce_run.delay(sweep_id=sweep_id, group_key=group_key)
+        outcome += "; group complete, reduce sent"
+    return outcome
 
 
 @app.task(name=REDUCE_RUN, **RETRYING)

@@ -1,0 +1,184 @@
+"""Operations: a real Flower against a real Redis and worker; the compose stack and Dockerfile."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import yaml
+
+from cli.main import build_parser
+from storage.store import Store
+from tests.services import REPO, RedisServer, Worker, free_port, wait_for
+
+AUTH = "ops:s3cret-for-tests"
+SWEEP = """\
+name: flower-check
+models: [gpt5-nano]
+scenarios:
+  - {name: quick, max_total_cost: 0.5, max_total_time: 60, min_accuracy: 0.8, k_max: 16, parallelism: 4}
+trials: 3072
+seed: 5
+"""
+
+
+@pytest.fixture()
+def stack(tmp_path: Path) -> Iterator[dict]:
+    redis_server = RedisServer(tmp_path / "redis").start()
+    db = f"sqlite:///{tmp_path}/ops.db"
+    Store(db)  # schema first, so the worker and Flower start against a ready database
+    port = free_port()
+    env = {**os.environ, "INFSCALE_BROKER_URL": redis_server.url, "INFSCALE_DATABASE_URL": db,
+           "INFSCALE_FLOWER_BASIC_AUTH": AUTH, "INFSCALE_FLOWER_DB": str(tmp_path / "flower.db"),
+           "PYTHONPATH": str(REPO)}
+    log = open(tmp_path / "flower.log", "ab")
+    flower = subprocess.Popen([sys.executable, "-m", "cli.main", "flower", "--port", str(port), "--persistent"],
+                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = Worker("ops", redis_server.url, db, tmp_path, concurrency=1)
+    try:
+        wait_for(lambda: _status(f"http://127.0.0.1:{port}/healthcheck") == 200, 60, "Flower to answer", 0.2)
+        worker.start()
+        yield {"url": f"http://127.0.0.1:{port}", "env": env, "db": db, "tmp": tmp_path, "flower_log": tmp_path / "flower.log"}
+    finally:
+        worker.kill()
+        os.killpg(flower.pid, 9)
+        flower.wait(10)
+        log.close()
+        redis_server.stop()
+
+
+def test_flower_lists_the_sweeps_tasks_by_name_behind_basic_auth(stack):
+    sweep = stack["tmp"] / "sweep.yaml"
+    sweep.write_text(SWEEP)
+    submit = subprocess.run([sys.executable, "-m", "cli.main", "submit", str(sweep), "--json", "--shard-blocks", "1"],
+                            cwd=REPO, env=stack["env"], capture_output=True, text=True, timeout=60)
+    assert submit.returncode == 0, submit.stderr
+    sweep_id = json.loads(submit.stdout)["sweep"]
+    waited = subprocess.run([sys.executable, "-m", "cli.main", "wait", str(sweep_id), "--timeout", "120"],
+                            cwd=REPO, env=stack["env"], capture_output=True, text=True, timeout=180)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+
+    def tasks_seen() -> dict | None:
+        tasks = _get_json(f"{stack['url']}/api/tasks", AUTH)
+        names = {t.get("name") for t in tasks.values() if t.get("state") == "SUCCESS"}
+        return tasks if {"infscale.simulate_shard", "infscale.reduce_run"} <= names else None
+
+    tasks = wait_for(tasks_seen, 30, "Flower to list the shard and reduce tasks as SUCCESS", 0.5)
+    shards = [t for t in tasks.values() if t["name"] == "infscale.simulate_shard"]
+    assert len(shards) == 3  # 3072 trials = 3 blocks, one block per shard
+    assert all(t["state"] == "SUCCESS" for t in shards)
+    # Operators read the arguments: sweep id, simulation group, shard i of n.
+    kwargs = " ".join(str(t.get("kwargs")) for t in shards)
+    assert f"'sweep_id': {sweep_id}" in kwargs and "gpt5-nano/P4/k16/multiples" in kwargs
+    assert "'n_shards': 3" in kwargs
+
+    assert _status(f"{stack['url']}/api/tasks") == 401
+    assert _status(f"{stack['url']}/api/tasks", "ops:wrong-password") == 401
+    assert AUTH.split(":")[1] not in " ".join(_cmdlines()), "the password must not be on a command line"
+
+
+def test_compose_file_defines_a_safe_scalable_stack():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"redis", "postgres", "migrate", "worker", "beat", "flower"} <= set(services)
+
+    redis_cmd = " ".join(services["redis"]["command"])
+    assert "--appendonly yes" in redis_cmd and "--maxmemory-policy noeviction" in redis_cmd
+    assert "--requirepass" in redis_cmd
+    assert "container_name" not in services["worker"], "a fixed name would stop --scale worker=N"
+    assert services["beat"].get("deploy", {}).get("replicas") == 1
+    assert "postgres-data" in compose["volumes"] and any(
+        v.startswith("postgres-data:") for v in services["postgres"]["volumes"])
+    assert any(v.startswith("flower-data:") for v in services["flower"]["volumes"])
+
+    for name in ("redis", "postgres", "worker", "beat", "flower"):
+        assert services[name].get("restart") in {"unless-stopped", "always"}, name
+    for name in ("redis", "postgres", "worker", "flower"):
+        assert "healthcheck" in services[name], name
+
+    # Every password comes from a variable that has no default (`${VAR:?...}` fails when unset).
+    text = (REPO / "docker-compose.yml").read_text()
+    for var in ("REDIS_PASSWORD", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"):
+        uses = re.findall(r"\$\{" + var + r"([^}]*)\}", text)
+        assert uses, var
+        assert all(u.startswith(":?") for u in uses), (var, uses)
+    example = (REPO / "deploy/.env.example").read_text()
+    for var in ("REDIS_PASSWORD", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"):
+        assert re.search(rf"^{var}=$", example, re.M), f"{var} must be listed with no value"
+
+    # The commands the services run exist in infscale's CLI.
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse keeps them here
+    for name in ("migrate", "worker", "beat", "flower"):
+        argv = services[name]["command"]
+        assert argv[0] == "infscale", name
+        assert argv[1] in commands, (name, argv)
+        resolved = [os.path.expandvars(a).replace("${WORKER_CONCURRENCY:-2}", "2") for a in argv[1:]]
+        args = parser.parse_args(resolved)
+        assert hasattr(args, "handler"), (name, argv)
+
+
+def test_dockerfile_installs_with_the_readme_command():
+    dockerfile = (REPO / "deploy/Dockerfile").read_text()
+    readme = (REPO / "README.md").read_text()
+    install = re.search(r"^(pip install -e \.)\s+&&\s+infscale run", readme, re.M)
+    assert install, "the README's first command installs with pip install -e ."
+    assert re.search(r"^RUN " + re.escape(install.group(1)) + r"(\s|$)", dockerfile, re.M)
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    assert compose["services"]["worker"]["build"]["dockerfile"] == "deploy/Dockerfile"
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker client on this machine")
+def test_docker_compose_config_when_available(tmp_path):
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip("docker has no compose plugin here: `docker compose config` cannot run")
+    env = tmp_path / ".env"
+    env.write_text("REDIS_PASSWORD=a\nPOSTGRES_PASSWORD=b\nFLOWER_BASIC_AUTH=c:d\n")
+    done = subprocess.run(["docker", "compose", "--env-file", str(env), "config", "--quiet"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    missing = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=REPO, capture_output=True, text=True,
+                             env={k: v for k, v in os.environ.items() if not k.endswith("PASSWORD")})
+    assert missing.returncode != 0, "compose must refuse to start without the passwords"
+
+
+def _status(url: str, auth: str | None = None) -> int:
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def _get_json(url: str, auth: str) -> dict:
+    request = urllib.request.Request(url)
+    request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _cmdlines() -> list[str]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                out.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:
+                pass
+    return out
