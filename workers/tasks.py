@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Task
+from kombu.exceptions import OperationalError
 
 from engine import pipeline
 from engine.errors import InfscaleError
@@ -79,11 +80,16 @@ def simulate_shard(sweep_id: int, group_key: str, shard_index: int, n_shards: in
     stored = store.save_partial(sweep_id, group_key, shard_index, partial_to_bytes(partial), partial.n_trials, seconds)
     # The shard that completes its group sends the reduce as a task of its own (operators see it
     # in Flower; it retries on its own). Two shards completing at once may both send it: the
-    # store finishes a group once. If the message is lost, `check_sweeps` sends it again.
+    # store finishes a group once. If the message is lost, `check_sweeps` sends it again. If the
+    # broker cannot take it, the reduce runs here: it needs only the database, and the sweep
+    # must not wait for the periodic check, nor fail for an outage of Redis.
     outcome = "stored" if stored else "duplicate: already stored"
     if reduce.needs_reduce(store, sweep_id, group_key):
-        reduce_run.delay(sweep_id=sweep_id, group_key=group_key)
-        outcome += "; group complete, reduce sent"
+        try:
+            reduce_run.delay(sweep_id=sweep_id, group_key=group_key)
+            outcome += "; group complete, reduce sent"
+        except OperationalError:
+            outcome += "; reduced here: broker unreachable; " + reduce.reduce_group(store, sweep_id, sweep, group_key)
     return outcome
 
 
