@@ -16,6 +16,7 @@ from engine.pipeline import finish_group, recommend_all
 from engine.plan import simulation_groups
 from engine.specs import SweepSpec
 from storage.codec import partial_from_bytes
+from storage.rows import GroupProgress
 from storage.store import Store
 from storage.tables import SweepStatus
 
@@ -24,14 +25,14 @@ OPEN_STATUSES = (SweepStatus.PENDING.value, SweepStatus.RUNNING.value)
 
 def needs_reduce(store: Store, sweep_id: int, group_key: str) -> bool:
     """All of the group's partials are stored and its runs are not finished yet."""
-    progress = next(g for g in store.progress(sweep_id) if g.group_key == group_key)
+    progress = _group_progress(store, sweep_id, group_key)
     return progress.complete and not progress.finished
 
 
 def reduce_group(store: Store, sweep_id: int, sweep: SweepSpec, group_key: str) -> str:
     """Once all of a group's partials are stored: finish its runs, then the sweep if every
     run is done. Says what it found or did."""
-    progress = next(g for g in store.progress(sweep_id) if g.group_key == group_key)
+    progress = _group_progress(store, sweep_id, group_key)
     if not progress.complete:
         return f"{progress.shards_done} of {progress.n_shards} shards stored"
     outcome = "group was finished"
@@ -60,3 +61,7 @@ def check_sweeps(store: Store) -> list[tuple[int, str]]:
         if all(g.finished for g in groups):
             finish_sweep(store, row.id, store.sweep_spec(row.id))
     return to_reduce
+
+
+def _group_progress(store: Store, sweep_id: int, group_key: str) -> GroupProgress:
+    return next(g for g in store.progress(sweep_id) if g.group_key == group_key)

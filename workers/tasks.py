@@ -2,9 +2,10 @@
 
 - `infscale.simulate_shard(sweep_id, group_key, shard_index, n_shards, blocks)`: simulate blocks
   [start, stop) of one simulation group and store the partial (a second delivery stores
-  nothing); if that completed the group, reduce it and, if it was the last group, finish the
-  sweep (scheduler.reduce).
-- `infscale.reduce_run(sweep_id, group_key)`: the same reduce and finish as a task of its own.
+  nothing); if that completed the group, send its `reduce_run` (or, when the broker cannot take
+  it, reduce right there).
+- `infscale.reduce_run(sweep_id, group_key)`: merge the group's partials, store its runs, and
+  finish the sweep if it was the last group (scheduler.reduce).
 - `infscale.check_sweeps()`: periodic (beat); sends a `reduce_run` for every complete group
   whose reduce never happened, and finishes sweeps whose runs are all done.
 - `infscale.recalc()`: periodic (beat, $INFSCALE_RECALC_SCHEDULE) or `infscale recalc`; imports
