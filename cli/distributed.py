@@ -181,7 +181,10 @@ def add_beat(sub: Any) -> None:
         "beat", help="run the periodic scheduler (exactly one per cluster)",
         description="Run `celery -A workers.app beat`: every $INFSCALE_CHECK_INTERVAL seconds (30) it "
         "sends infscale.check_sweeps, which finishes sweeps whose shards are all stored but whose "
-        "reduce was lost. Run exactly one (or one worker with `infscale worker --beat`).",
+        "reduce was lost; on $INFSCALE_RECALC_SCHEDULE (crontab, UTC, default nightly 0 2 * * *) it "
+        "sends infscale.recalc, which imports $INFSCALE_PRICE_SOURCE and recomputes the runs whose "
+        "prices changed. Run exactly one (or one worker with `infscale worker --beat`); a second "
+        "is harmless for recalc (a Redis lock) but doubles the checks.",
     )
     p.add_argument("--broker", help=BROKER_HELP)
     p.add_argument("--schedule", help="file where beat keeps its state (default: ./celerybeat-schedule)")
