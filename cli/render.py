@@ -57,7 +57,8 @@ def results_table(choices: Sequence[Any], recommendations: Sequence[Any], scenar
                 f"  (cost <= ${spec.max_total_cost:g}, time <= {spec.max_total_time:g} s, "
                 f"accuracy >= {spec.min_accuracy:g}"
                 + (f", P(all met) >= {spec.min_probability:g}" if spec.min_probability is not None else "")
-                + f"; k <= {spec.k_max}, P = {spec.parallelism})"
+                + f"; k <= {spec.k_max}, P = {spec.parallelism}"
+                + (f", {spec.latency.value} latency)" if spec.latency.value != "paper" else ")")
             )
         lines += ["", head]
         rows = [c for c in choices if c.scenario == scenario]

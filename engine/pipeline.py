@@ -14,7 +14,7 @@ from engine.legacy import simulate_legacy
 from engine.plan import SimulationGroup, block_plan, simulation_groups
 from engine.selection import Decision, KneeVariant, Recommendation, decide, recommend
 from engine.simulation import simulate_blocks
-from engine.specs import Mode, ModelSpec, ScenarioSpec, SweepSpec
+from engine.specs import Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 from engine.statistics import Curves, Partial, bins_for, merge, summarize
 
 
@@ -43,6 +43,8 @@ def simulate_shard(sweep: SweepSpec, group: SimulationGroup, blocks: Iterable[in
     bins = bins_for(group)
     plan = block_plan(sweep)
     if sweep.mode is Mode.LEGACY:
+        if group.latency is not Latency.PAPER:
+            raise ValueError("legacy mode has only the paper latency")
         if list(blocks) != [0]:
             raise ValueError("legacy mode runs as a single block 0")
         return simulate_legacy(group, sweep.seed, sweep.trials, bins)

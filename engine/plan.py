@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import SpecError
-from engine.specs import KGrid, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 
 BLOCK_TRIALS = 1024
 """Trials per block in standard mode. Fixed: changing it changes every stored result."""
@@ -27,7 +27,7 @@ DEFAULT_MEMORY_LIMIT = 4 << 30
 
 @dataclass(frozen=True)
 class SimulationGroup:
-    """Scenarios that share one simulation: same model, parallelism, k_max and k grid."""
+    """Scenarios that share one simulation: same model, parallelism, k_max, k grid and latency model."""
 
     model: ModelSpec
     parallelism: int
@@ -37,8 +37,17 @@ class SimulationGroup:
 
     @property
     def key(self) -> str:
-        """A readable, unique name within a sweep (shown in task arguments and logs)."""
-        return f"{self.model.key}/P{self.parallelism}/k{self.k_max}/{self.k_grid.value}"
+        """A readable, unique name within a sweep (shown in task arguments and logs).
+
+        The paper's latency adds nothing, so keys stored before latency models existed still match.
+        """
+        key = f"{self.model.key}/P{self.parallelism}/k{self.k_max}/{self.k_grid.value}"
+        return key if self.latency is Latency.PAPER else f"{key}/{self.latency.value}"
+
+    @property
+    def latency(self) -> Latency:
+        """The latency model, the same for every scenario of the group."""
+        return self.scenarios[0].latency
 
     def grid(self) -> np.ndarray:
         return self.scenarios[0].grid()
@@ -63,15 +72,15 @@ class BlockPlan:
 
 def simulation_groups(sweep: SweepSpec) -> tuple[SimulationGroup, ...]:
     """Group the sweep's model x scenario runs by the simulation they can share."""
-    groups: dict[tuple[str, int, int, KGrid], list[ScenarioSpec]] = {}
+    groups: dict[tuple[str, int, int, KGrid, Latency], list[ScenarioSpec]] = {}
     for model in sweep.models:
         for scenario in sweep.scenarios:
-            key = (model.key, scenario.parallelism, scenario.k_max, scenario.k_grid)
+            key = (model.key, scenario.parallelism, scenario.k_max, scenario.k_grid, scenario.latency)
             groups.setdefault(key, []).append(scenario)
     by_key = {m.key: m for m in sweep.models}
     return tuple(
         SimulationGroup(by_key[mk], p, kmax, grid, tuple(scen))
-        for (mk, p, kmax, grid), scen in groups.items()
+        for (mk, p, kmax, grid, _), scen in groups.items()
     )
 
 

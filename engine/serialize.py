@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from engine.specs import KGrid, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 
 
 def model_to_dict(model: ModelSpec) -> dict[str, Any]:
@@ -17,11 +17,13 @@ def model_from_dict(data: dict[str, Any]) -> ModelSpec:
 
 
 def scenario_to_dict(scenario: ScenarioSpec) -> dict[str, Any]:
-    return {**asdict(scenario), "k_grid": scenario.k_grid.value}
+    return {**asdict(scenario), "k_grid": scenario.k_grid.value, "latency": scenario.latency.value}
 
 
 def scenario_from_dict(data: dict[str, Any]) -> ScenarioSpec:
-    return ScenarioSpec(**{**data, "k_grid": KGrid(data["k_grid"])})
+    # Scenarios stored before the latency model existed have the paper's.
+    latency = Latency(data.get("latency", Latency.PAPER.value))
+    return ScenarioSpec(**{**data, "k_grid": KGrid(data["k_grid"]), "latency": latency})
 
 
 def sweep_to_dict(sweep: SweepSpec) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Each trial draws k_max inferences once; prefix sums give total cost and time and prefix
 maxima give best-of-k accuracy for every k at the same time, so curves are monotone in k
-by construction. Work is O(trials x k_max) and memory is bounded by one block of
+by construction. With the `waves` latency model, total time is a prefix too: the waves
+finished so far plus the running maximum of the current wave (`wave_prefix`). Work is O(trials x k_max) and memory is bounded by one block of
 BLOCK_TRIALS trials times ROW_CHUNK inferences, whatever the trial count.
 
 Random streams: for variable v (0 input length, 1 output length, 2 accuracy score) of block
@@ -18,6 +19,7 @@ from typing import Iterable
 import numpy as np
 
 from engine.plan import N_BINS, N_METRICS, BlockPlan, SimulationGroup, model_stream_key
+from engine.specs import Latency
 from engine.statistics import Bins, Partial, block_statistics, merge
 
 ROW_CHUNK = 64
@@ -72,12 +74,14 @@ def simulate_block(
     if hist is None:
         hist = _empty_hist(group)
     budgets = [(s.max_total_cost, s.max_total_time, s.min_accuracy) for s in group.scenarios]
-    # Time per token divided by P up front: T(k) = sum_i T_i / P.
-    t_in, t_out = model.t_in / group.parallelism, model.t_out / group.parallelism
+    waves = group.latency is Latency.WAVES
+    # Paper latency: time per token divided by P up front, T(k) = sum_i T_i / P.
+    t_in, t_out = (model.t_in, model.t_out) if waves else (model.t_in / group.parallelism, model.t_out / group.parallelism)
     in_hi = 16.0 * model.mu_Lin
 
     carry_cost = np.zeros(n)
     carry_time = np.zeros(n)
+    carry_waves = np.zeros(n)  # waves latency: total of the waves finished before the current one
     carry_acc = np.full(n, -np.inf)
     for r0 in range(0, group.k_max, ROW_CHUNK):
         r1 = min(r0 + ROW_CHUNK, group.k_max)
@@ -103,13 +107,20 @@ def simulate_block(
         # Prefix sums and maxima over inferences, row by row: each row is one vectorised
         # operation over the block's trials (numpy's axis-0 accumulate is strided and 5x slower).
         cost[0] += carry_cost
-        time[0] += carry_time
         np.maximum(acc[0], carry_acc, out=acc[0])
-        for i in range(1, shape[0]):
-            cost[i] += cost[i - 1]
-            time[i] += time[i - 1]
-            np.maximum(acc[i], acc[i - 1], out=acc[i])
-        carry_cost, carry_time, carry_acc = cost[-1], time[-1], acc[-1]
+        if waves:
+            for i in range(1, shape[0]):
+                cost[i] += cost[i - 1]
+                np.maximum(acc[i], acc[i - 1], out=acc[i])
+            carry_time, carry_waves = wave_prefix(time, r0, carry_time, carry_waves, group.parallelism)
+        else:
+            time[0] += carry_time
+            for i in range(1, shape[0]):
+                cost[i] += cost[i - 1]
+                time[i] += time[i - 1]
+                np.maximum(acc[i], acc[i - 1], out=acc[i])
+            carry_time = time[-1]
+        carry_cost, carry_acc = cost[-1], acc[-1]
 
         j0, j1 = np.searchsorted(grid_rows, [r0, r1])
         if j0 == j1:
@@ -132,6 +143,30 @@ def simulate_block(
         feasible=feasible,
         hist=hist,
     )
+
+
+def wave_prefix(
+    time: np.ndarray, first_row: int, before: np.ndarray, finished: np.ndarray, parallelism: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-inference times -> total latency in waves, in place, for rows of one chunk.
+
+    Row i of `time` (shape (rows, trials)) holds T_i of inference `first_row + i`; it becomes the
+    total latency of the first `first_row + i + 1` inferences: the waves of `parallelism`
+    inferences finished before it (`finished`) plus the slowest inference of its own wave so far.
+    `before` is the total of the row before `first_row` (zeros at row 0). Because rounding is
+    monotone, max(finished + a, finished + b) == finished + max(a, b) exactly, so the running
+    maximum of a wave can be taken on totals. O(rows x trials). Returns the (before, finished)
+    carries for the next chunk.
+    """
+    for i in range(time.shape[0]):
+        if (first_row + i) % parallelism == 0:  # the first inference of a new wave
+            finished = before
+            time[i] += finished
+        else:
+            time[i] += finished
+            np.maximum(time[i], before, out=time[i])
+        before = time[i]
+    return before, finished
 
 
 def _empty_hist(group: SimulationGroup) -> np.ndarray:

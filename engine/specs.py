@@ -30,6 +30,17 @@ class KGrid(str, Enum):
     ALL = "all"
 
 
+class Latency(str, Enum):
+    """How k inferences on P parallel slots add up to a total latency.
+
+    `paper`: T(k) = (sum_i T_i) / P. `waves`: ceil(k/P) waves of at most P inferences, each as
+    slow as its slowest member, one after another; a partial last wave counts as a wave.
+    """
+
+    PAPER = "paper"
+    WAVES = "waves"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model of a catalog, with the keys of the reference notebook's model table."""
@@ -62,6 +73,7 @@ class ScenarioSpec:
     parallelism: int
     k_grid: KGrid = KGrid.MULTIPLES
     min_probability: float | None = None
+    latency: Latency = Latency.PAPER
 
     def grid(self) -> np.ndarray:
         """The k searched, ascending (int64)."""
@@ -102,7 +114,7 @@ MODEL_FIELDS = (
 )
 SCENARIO_FIELDS = (
     "name", "max_total_cost", "max_total_time", "min_accuracy", "k_max", "parallelism",
-    "k_grid", "min_probability",
+    "k_grid", "min_probability", "latency",
 )
 SWEEP_FIELDS = ("name", "description", "catalog", "models", "scenarios", "trials", "seed", "mode")
 
@@ -156,6 +168,11 @@ def scenario_from_mapping(data: Any, source: str, where: str) -> ScenarioSpec:
         grid = KGrid(grid_name)
     except ValueError:
         raise SpecError(source, f"{where}.k_grid", f"must be 'multiples' or 'all', got {grid_name!r}") from None
+    latency_name = data.get("latency", Latency.PAPER.value)
+    try:
+        latency = Latency(latency_name)
+    except ValueError:
+        raise SpecError(source, f"{where}.latency", f"must be 'paper' or 'waves', got {latency_name!r}") from None
     min_probability = data.get("min_probability")
     scenario = ScenarioSpec(
         name=_string(_required(data, "name", source, where), source, f"{where}.name"),
@@ -169,6 +186,7 @@ def scenario_from_mapping(data: Any, source: str, where: str) -> ScenarioSpec:
             None if min_probability is None
             else num.get("min_probability", lo=0.0, hi=1.0, open_lo=True)
         ),
+        latency=latency,
     )
     if scenario.grid().size == 0:
         raise SpecError(
@@ -197,6 +215,8 @@ def sweep_from_mapping(
         mode = Mode(mode_name)
     except ValueError:
         raise SpecError(source, "mode", f"must be 'standard' or 'legacy', got {mode_name!r}") from None
+    if mode is Mode.LEGACY:
+        _check_legacy(models, scenarios, source)
     return SweepSpec(
         name=name,
         catalog=catalog_name,
@@ -210,6 +230,16 @@ def sweep_from_mapping(
 
 
 # --- private helpers -------------------------------------------------------------------------
+
+
+def _check_legacy(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:
+    """Legacy mode is the notebook's algorithm, exactly: it knows no other latency model."""
+    for i, scenario in enumerate(scenarios):
+        if scenario.latency is not Latency.PAPER:
+            raise SpecError(
+                source, f"scenarios[{i}].latency",
+                f"legacy mode has only the notebook's 'paper' latency, got {scenario.latency.value!r}",
+            )
 
 
 def _select_models(value: Any, catalog: Mapping[str, ModelSpec], source: str) -> tuple[ModelSpec, ...]:

@@ -12,7 +12,8 @@ of blocks into shards gives bit-identical curves.
 Quantile error bound: a reported p05/p50/p95 lies in the same histogram bin as the
 empirical quantile, so it is within one bin width of it. Bins span the exact mean +- 8
 standard deviations of that k's total (cost, time) or the 1e-9 and 1 - 1e-9 quantiles of
-A(k) (accuracy), cut into 256 bins: for cost and time one bin is 1/16 of a standard
+A(k) (accuracy), cut into 256 bins (for `waves` latency, distribution-free bounds on the mean
+and deviation of the sum of wave maxima, see `_wave_time_span`): for cost and time one bin is 1/16 of a standard
 deviation of the per-trial total. Values outside the span land in an under/overflow bin
 (probability below 1e-9 per trial); a quantile falling there is reported at the span's edge.
 """
@@ -31,6 +32,7 @@ from engine.exact import (
     expected_output_tokens,
 )
 from engine.plan import N_BINS, N_METRICS, SimulationGroup
+from engine.specs import Latency
 
 METRICS = ("cost", "time", "accuracy")
 QUANTILES = (0.05, 0.50, 0.95)
@@ -101,13 +103,17 @@ def bins_for(group: SimulationGroup) -> Bins:
         out_sd += 16.0 * model.sigma_Lin
     cost_mean = model.c_in * e_in + model.c_out * e_out
     cost_sd = model.c_in * model.sigma_Lin + model.c_out * out_sd
-    time_mean = (model.t_in * e_in + model.t_out * e_out) / group.parallelism
-    time_sd = (model.t_in * model.sigma_Lin + model.t_out * out_sd) / group.parallelism
+    # Per inference (waves latency) or per inference / P (paper latency, T(k) = sum_i T_i / P).
+    per = 1 if group.latency is Latency.WAVES else group.parallelism
+    time_mean = (model.t_in * e_in + model.t_out * e_out) / per
+    time_sd = (model.t_in * model.sigma_Lin + model.t_out * out_sd) / per
     lo = np.empty((N_METRICS, k.size))
     hi = np.empty((N_METRICS, k.size))
     for m, (mean, sd) in enumerate(((cost_mean, cost_sd), (time_mean, time_sd))):
         lo[m] = np.maximum(k * mean - 8.0 * np.sqrt(k) * sd, 0.0)
         hi[m] = k * mean + 8.0 * np.sqrt(k) * sd
+    if group.latency is Latency.WAVES:
+        lo[1], hi[1] = _wave_time_span(group.grid(), group.parallelism, time_mean, time_sd)
     lo[2] = accuracy_quantile(model, group.grid(), 1e-9)
     hi[2] = accuracy_quantile(model, group.grid(), 1.0 - 1e-9)
     # Degenerate (zero-spread) rows get a small span around the value so that it has a bin.
@@ -205,6 +211,27 @@ def block_statistics(
         idx += (np.arange(g) * nb)[:, None]
         hist[m, rows] += np.bincount(idx.ravel(), minlength=g * nb).reshape(g, nb)
     return sums, m2
+
+
+def _wave_time_span(k: np.ndarray, parallelism: int, mean: float, sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the total latency in waves per k, for iid per-inference times of mean `mean`
+    and standard deviation at most `sd`, whatever their law.
+
+    A wave's maximum is at least one member, so the total's mean is at least ceil(k/P) mean;
+    the maximum of n iid values has mean at most mean + sd (n - 1) / sqrt(2n - 1) (Hartley and
+    David) and variance at most n sd^2 (Efron-Stein), so the total's variance is at most k sd^2.
+    """
+    k = k.astype(np.int64)
+    full, rest = k // parallelism, k % parallelism
+    n_waves = full + (rest > 0)
+
+    def excess(n: np.ndarray | int) -> np.ndarray:
+        n = np.asarray(n, dtype=np.float64)
+        return np.where(n > 0, (n - 1.0) / np.sqrt(np.maximum(2.0 * n - 1.0, 1.0)), 0.0)
+
+    spread = 8.0 * np.sqrt(k.astype(np.float64)) * sd
+    top = full * (mean + sd * excess(parallelism)) + (rest > 0) * (mean + sd * excess(rest))
+    return np.maximum(n_waves * mean - spread, 0.0), top + spread
 
 
 def _hist_quantiles(hist: np.ndarray, bins: Bins, n: float) -> list[np.ndarray]:

@@ -16,7 +16,7 @@ from engine.catalog import builtin_catalog, builtin_scenarios
 from engine.pipeline import RunResult, run_sweep
 from engine.plan import SimulationGroup, simulation_groups
 from engine.simulation import block_streams
-from engine.specs import KGrid, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 from engine.statistics import Curves, MetricCurve
 
 PAPER_MODELS = builtin_catalog("builtin:paper")
@@ -53,9 +53,10 @@ def make_scenario(
     parallelism: int = 1,
     k_grid: KGrid = KGrid.ALL,
     min_probability: float | None = None,
+    latency: Latency = Latency.PAPER,
 ) -> ScenarioSpec:
     return ScenarioSpec(
-        name, max_total_cost, max_total_time, min_accuracy, k_max, parallelism, k_grid, min_probability
+        name, max_total_cost, max_total_time, min_accuracy, k_max, parallelism, k_grid, min_probability, latency
     )
 
 
@@ -116,13 +117,17 @@ def make_curves(
     return Curves(k_arr, trials, metric(cost), metric(time), metric(accuracy), prob)
 
 
-def crn_raw_trials(model: ModelSpec, parallelism: int, k_max: int, seed: int, block: int, n: int) -> np.ndarray:
+def crn_raw_trials(
+    model: ModelSpec, parallelism: int, k_max: int, seed: int, block: int, n: int,
+    latency: Latency = Latency.PAPER,
+) -> np.ndarray:
     """Raw (cost, time, accuracy) totals of one standard-mode block, shape (3, k_max, n).
 
     Written from the documentation, not from the engine's loop: each of the block's three
     streams (input length, output length, accuracy) supplies k_max x n standard normals laid
     out inference-major; every trial takes the prefix sums (cost, time / P) and the prefix
-    maximum (clipped accuracy) over its inferences. Row k - 1 holds the totals for k.
+    maximum (clipped accuracy) over its inferences. Row k - 1 holds the totals for k. With
+    `waves` latency, time is `direct_wave_totals` of the per-inference times.
     """
     g_in, g_out, g_acc = block_streams(model.key, seed, block)
     shape = (k_max, n)
@@ -130,9 +135,25 @@ def crn_raw_trials(model: ModelSpec, parallelism: int, k_max: int, seed: int, bl
     l_out = np.clip(model.mu_Lout + model.sigma_Lout * g_out.standard_normal(shape), 1.0, 16.0 * l_in)
     score = np.clip(model.acc_mean + model.acc_std * g_acc.standard_normal(shape), 0.0, 1.0)
     cost = np.cumsum(model.c_in * l_in + model.c_out * l_out, axis=0)
-    time = np.cumsum(model.t_in * l_in + model.t_out * l_out, axis=0) / parallelism
+    per_inference = model.t_in * l_in + model.t_out * l_out
+    if latency is Latency.WAVES:
+        time = direct_wave_totals(per_inference, parallelism)
+    else:
+        time = np.cumsum(per_inference, axis=0) / parallelism
     accuracy = np.maximum.accumulate(score, axis=0)
     return np.stack([cost, time, accuracy])
+
+
+def direct_wave_totals(times: np.ndarray, parallelism: int) -> np.ndarray:
+    """Total latency in waves for every k, straight from the definition: for each k, the first
+    k inferences (rows of `times`) are cut into ceil(k / P) waves of P (the last may be short),
+    and the total is the sum over waves of the slowest member. O(k_max^2 x trials)."""
+    k_max = times.shape[0]
+    out = np.empty_like(times)
+    for k in range(1, k_max + 1):
+        waves = [times[w:min(w + parallelism, k)].max(axis=0) for w in range(0, k, parallelism)]
+        out[k - 1] = np.sum(waves, axis=0)
+    return out
 
 
 def meets_budgets(raw: np.ndarray, scenario: ScenarioSpec) -> np.ndarray:
