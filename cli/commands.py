@@ -180,8 +180,10 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     print(f"  {'key':<28} {'name':<34} {'$in/M':>7} {'$out/M':>7} {'s in/k':>7} {'s out/k':>8} "
           f"{'acc':>5} {'±':>5}")
     for m in models.values():
+        # Correctness models: acc and +- describe the difficulty p ~ Beta(alpha, beta).
+        kind = f"  {m.accuracy_model.value} Beta({m.alpha:g}, {m.beta:g})" if m.accuracy_model.is_correctness else ""
         print(f"  {m.key:<28} {m.name:<34} {m.c_in * 1e6:>7.3f} {m.c_out * 1e6:>7.3f} "
-              f"{m.t_in * 1e3:>7.3f} {m.t_out * 1e3:>8.3f} {m.acc_mean:>5.2f} {m.acc_std:>5.2f}")
+              f"{m.t_in * 1e3:>7.3f} {m.t_out * 1e3:>8.3f} {m.acc_mean:>5.2f} {m.acc_std:>5.2f}{kind}")
     print("\nbuilt-in scenarios (scenarios: builtin:paper, or name them in a list)")
     for s in scenarios.values():
         print(f"  {s.name:<18} cost <= ${s.max_total_cost:g}, time <= {s.max_total_time:g} s, "

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from engine.accuracy import expected_correctness
 from engine.specs import ModelSpec
 
 _SQRT2 = math.sqrt(2.0)
@@ -73,7 +74,10 @@ def expected_time(model: ModelSpec, k: int, parallelism: int) -> float:
 
 
 def expected_accuracy(model: ModelSpec, k: int) -> float:
-    """E[A(k)] = integral_0^1 (1 - Phi((x - acc_mean)/acc_std)^k) dx (best of k clipped scores)."""
+    """E[A(k)] = integral_0^1 (1 - Phi((x - acc_mean)/acc_std)^k) dx (best of k clipped scores);
+    for pass@k and majority voting, their exact means (engine.accuracy)."""
+    if model.accuracy_model.is_correctness:
+        return expected_correctness(model, k)
     if model.acc_std == 0.0:
         return float(min(max(model.acc_mean, 0.0), 1.0))
 

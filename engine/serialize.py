@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from engine.specs import AccuracyModel, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 
 
 def model_to_dict(model: ModelSpec) -> dict[str, Any]:
-    return asdict(model)
+    return {**asdict(model), "accuracy_model": model.accuracy_model.value}
 
 
 def model_from_dict(data: dict[str, Any]) -> ModelSpec:
-    return ModelSpec(**data)
+    # Models stored before accuracy models existed have the paper's Gaussian best-of-k.
+    accuracy_model = AccuracyModel(data.get("accuracy_model", AccuracyModel.GAUSSIAN_BEST_OF_K.value))
+    return ModelSpec(**{**data, "accuracy_model": accuracy_model})
 
 
 def scenario_to_dict(scenario: ScenarioSpec) -> dict[str, Any]:

@@ -3,13 +3,17 @@
 Each trial draws k_max inferences once; prefix sums give total cost and time and prefix
 maxima give best-of-k accuracy for every k at the same time, so curves are monotone in k
 by construction. With the `waves` latency model, total time is a prefix too: the waves
-finished so far plus the running maximum of the current wave (`wave_prefix`). Work is O(trials x k_max) and memory is bounded by one block of
-BLOCK_TRIALS trials times ROW_CHUNK inferences, whatever the trial count.
+finished so far plus the running maximum of the current wave (`wave_prefix`). With a
+correctness accuracy model (pass@k, majority vote; engine.accuracy), the prefix is the count
+of correct answers, turned into A(k) for the k of the grid. Work is O(trials x k_max) and
+memory is bounded by one block of BLOCK_TRIALS trials times ROW_CHUNK inferences, whatever
+the trial count.
 
-Random streams: for variable v (0 input length, 1 output length, 2 accuracy score) of block
-b, `SeedSequence(seed, spawn_key=(model_stream_key(model), b, v))`. Draws are laid out
-inference-major, so the first k inferences of a trial do not depend on k_max or on which
-shard, worker or order computed the block.
+Random streams: for variable v (0 input length, 1 output length, 2 accuracy score, or the
+uniform deciding whether an inference is correct, 3 the query difficulty p of a correctness
+model, one per trial) of block b, `SeedSequence(seed, spawn_key=(model_stream_key(model), b,
+v))`. Draws are laid out inference-major, so the first k inferences of a trial do not depend
+on k_max or on which shard, worker or order computed the block.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Iterable
 import numpy as np
 
 from engine.plan import N_BINS, N_METRICS, BlockPlan, SimulationGroup, model_stream_key
+from engine.accuracy import accuracy_of_counts
 from engine.specs import Latency
 from engine.statistics import Bins, Partial, block_statistics, merge
 
@@ -50,11 +55,12 @@ def simulate_blocks(
 
 def block_streams(model_key: str, seed: int, block: int) -> list[np.random.Generator]:
     """The three independent generators of one block (input length, output length, accuracy)."""
-    mk = model_stream_key(model_key)
-    return [
-        np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(mk, block, v))))
-        for v in range(3)
-    ]
+    return [_stream(model_key, seed, block, v) for v in range(3)]
+
+
+def difficulty_stream(model_key: str, seed: int, block: int) -> np.random.Generator:
+    """The generator of one block's query difficulties p ~ Beta(alpha, beta), one per trial."""
+    return _stream(model_key, seed, block, 3)
 
 
 def simulate_block(
@@ -82,7 +88,13 @@ def simulate_block(
     carry_cost = np.zeros(n)
     carry_time = np.zeros(n)
     carry_waves = np.zeros(n)  # waves latency: total of the waves finished before the current one
-    carry_acc = np.full(n, -np.inf)
+    correctness = model.accuracy_model.is_correctness
+    if correctness:
+        # Accuracy rows hold prefix counts of correct answers: the prefix is a sum.
+        p = difficulty_stream(model.key, seed, block).beta(model.alpha, model.beta, size=n)
+        acc_prefix, carry_acc = np.add, np.zeros(n)
+    else:
+        acc_prefix, carry_acc = np.maximum, np.full(n, -np.inf)
     for r0 in range(0, group.k_max, ROW_CHUNK):
         r1 = min(r0 + ROW_CHUNK, group.k_max)
         shape = (r1 - r0, n)
@@ -95,10 +107,13 @@ def simulate_block(
         l_out += model.mu_Lout
         np.maximum(l_out, 1.0, out=l_out)
         np.minimum(l_out, 16.0 * l_in, out=l_out)
-        acc = g_acc.standard_normal(shape)
-        acc *= model.acc_std
-        acc += model.acc_mean
-        np.clip(acc, 0.0, 1.0, out=acc)
+        if correctness:
+            acc = (g_acc.random(shape) < p).astype(np.float64)
+        else:
+            acc = g_acc.standard_normal(shape)
+            acc *= model.acc_std
+            acc += model.acc_mean
+            np.clip(acc, 0.0, 1.0, out=acc)
 
         cost = l_in * model.c_in
         cost += l_out * model.c_out
@@ -107,18 +122,18 @@ def simulate_block(
         # Prefix sums and maxima over inferences, row by row: each row is one vectorised
         # operation over the block's trials (numpy's axis-0 accumulate is strided and 5x slower).
         cost[0] += carry_cost
-        np.maximum(acc[0], carry_acc, out=acc[0])
+        acc_prefix(acc[0], carry_acc, out=acc[0])
         if waves:
             for i in range(1, shape[0]):
                 cost[i] += cost[i - 1]
-                np.maximum(acc[i], acc[i - 1], out=acc[i])
+                acc_prefix(acc[i], acc[i - 1], out=acc[i])
             carry_time, carry_waves = wave_prefix(time, r0, carry_time, carry_waves, group.parallelism)
         else:
             time[0] += carry_time
             for i in range(1, shape[0]):
                 cost[i] += cost[i - 1]
                 time[i] += time[i - 1]
-                np.maximum(acc[i], acc[i - 1], out=acc[i])
+                acc_prefix(acc[i], acc[i - 1], out=acc[i])
             carry_time = time[-1]
         carry_cost, carry_acc = cost[-1], acc[-1]
 
@@ -127,6 +142,8 @@ def simulate_block(
             continue
         local = grid_rows[j0:j1] - r0
         values = (cost, time, acc) if local.size == shape[0] else (cost[local], time[local], acc[local])
+        if correctness:
+            values = (values[0], values[1], accuracy_of_counts(model.accuracy_model, values[2], local + r0 + 1))
         cols = slice(j0, j1)
         sums[0, :, cols], m2[0, :, cols] = block_statistics(values, bins, cols, hist)
         for s, (c_max, t_max, a_min) in enumerate(budgets):
@@ -167,6 +184,11 @@ def wave_prefix(
             np.maximum(time[i], before, out=time[i])
         before = time[i]
     return before, finished
+
+
+def _stream(model_key: str, seed: int, block: int, variable: int) -> np.random.Generator:
+    spawn_key = (model_stream_key(model_key), block, variable)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=spawn_key)))
 
 
 def _empty_hist(group: SimulationGroup) -> np.ndarray:

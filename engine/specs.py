@@ -41,6 +41,25 @@ class Latency(str, Enum):
     WAVES = "waves"
 
 
+class AccuracyModel(str, Enum):
+    """What accuracy A(k) of k inferences means (science.md sections 2 and 6).
+
+    `gaussian_best_of_k`: the paper's, the best of k clipped N(acc_mean, acc_std) scores.
+    `pass_at_k` and `majority_vote`: each query has a difficulty p ~ Beta(alpha, beta) and each
+    inference is correct with probability p; A(k) is whether any is correct, or whether more
+    than half are (a tie counts one half). See engine.accuracy.
+    """
+
+    GAUSSIAN_BEST_OF_K = "gaussian_best_of_k"
+    PASS_AT_K = "pass_at_k"
+    MAJORITY_VOTE = "majority_vote"
+
+    @property
+    def is_correctness(self) -> bool:
+        """Whether A(k) counts correct answers (Beta difficulty) rather than taking scores."""
+        return self is not AccuracyModel.GAUSSIAN_BEST_OF_K
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model of a catalog, with the keys of the reference notebook's model table."""
@@ -55,10 +74,13 @@ class ModelSpec:
     sigma_Lin: float
     mu_Lout: float
     sigma_Lout: float
-    acc_mean: float
-    acc_std: float
+    acc_mean: float  # correctness models: the mean of p (pass@1), unless the catalog says
+    acc_std: float  # correctness models: the standard deviation of p, unless the catalog says
     default_parallel: int = 1
     litellm_key: str | None = None
+    accuracy_model: AccuracyModel = AccuracyModel.GAUSSIAN_BEST_OF_K
+    alpha: float | None = None  # Beta difficulty of the correctness models
+    beta: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +132,7 @@ class SweepSpec:
 
 MODEL_FIELDS = (
     "name", "c_in", "c_out", "t_in", "t_out", "mu_Lin", "sigma_Lin", "mu_Lout",
-    "sigma_Lout", "acc_mean", "acc_std", "default_parallel", "litellm_key",
+    "sigma_Lout", "acc_mean", "acc_std", "default_parallel", "litellm_key", "accuracy_model", "alpha", "beta",
 )
 SCENARIO_FIELDS = (
     "name", "max_total_cost", "max_total_time", "min_accuracy", "k_max", "parallelism",
@@ -124,6 +146,7 @@ def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpe
     _require_mapping(data, source, where)
     _reject_unknown(data, MODEL_FIELDS, source, where)
     num = _Numbers(data, source, where)
+    # Keyword arguments are evaluated in order: fields are checked in the catalog's order.
     return ModelSpec(
         key=key,
         name=_string(data.get("name", key), source, f"{where}.name"),
@@ -135,8 +158,7 @@ def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpe
         sigma_Lin=num.get("sigma_Lin", lo=0.0),
         mu_Lout=num.get("mu_Lout", lo=1.0),
         sigma_Lout=num.get("sigma_Lout", lo=0.0),
-        acc_mean=num.get("acc_mean", lo=0.0, hi=1.0),
-        acc_std=num.get("acc_std", lo=0.0),
+        **_accuracy_fields(data, num, source, where),
         default_parallel=_integer(data.get("default_parallel", 1), source, f"{where}.default_parallel", lo=1),
         litellm_key=(
             None if data.get("litellm_key") is None
@@ -232,8 +254,55 @@ def sweep_from_mapping(
 # --- private helpers -------------------------------------------------------------------------
 
 
+def _accuracy_fields(data: Mapping[str, Any], num: "_Numbers", source: str, where: str) -> dict[str, Any]:
+    """acc_mean, acc_std, accuracy_model, alpha and beta of a catalog entry.
+
+    A correctness model without acc_mean / acc_std gets the mean and standard deviation of its
+    difficulty p ~ Beta(alpha, beta): its pass@1 and how much that varies between queries.
+    """
+    accuracy_model, alpha, beta = _accuracy_model(data, num, source, where)
+    if not accuracy_model.is_correctness:
+        acc_mean, acc_std = num.get("acc_mean", lo=0.0, hi=1.0), num.get("acc_std", lo=0.0)
+    else:
+        total = alpha + beta
+        acc_mean = num.get("acc_mean", lo=0.0, hi=1.0) if "acc_mean" in data else alpha / total
+        acc_std = (
+            num.get("acc_std", lo=0.0) if "acc_std" in data
+            else math.sqrt(alpha * beta / (total * total * (total + 1.0)))
+        )
+    return dict(acc_mean=acc_mean, acc_std=acc_std, accuracy_model=accuracy_model, alpha=alpha, beta=beta)
+
+
+def _accuracy_model(
+    data: Mapping[str, Any], num: "_Numbers", source: str, where: str
+) -> tuple[AccuracyModel, float | None, float | None]:
+    """The entry's accuracy model and its Beta difficulty (None for the Gaussian model)."""
+    name = data.get("accuracy_model", AccuracyModel.GAUSSIAN_BEST_OF_K.value)
+    try:
+        model = AccuracyModel(name)
+    except ValueError:
+        known = ", ".join(m.value for m in AccuracyModel)
+        raise SpecError(source, f"{where}.accuracy_model", f"unknown accuracy model {name!r} (known: {known})") from None
+    if not model.is_correctness:
+        for key in ("alpha", "beta"):
+            if key in data:
+                raise SpecError(
+                    source, f"{where}.{key}",
+                    f"only the pass_at_k and majority_vote accuracy models use {key} (this model is {model.value})",
+                )
+        return model, None, None
+    return model, num.get("alpha", lo=0.0, open_lo=True), num.get("beta", lo=0.0, open_lo=True)
+
+
 def _check_legacy(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:
-    """Legacy mode is the notebook's algorithm, exactly: it knows no other latency model."""
+    """Legacy mode is the notebook's algorithm, exactly: it knows no other latency or accuracy model."""
+    for model in models:
+        if model.accuracy_model is not AccuracyModel.GAUSSIAN_BEST_OF_K:
+            raise SpecError(
+                source, "models",
+                f"legacy mode has only the notebook's gaussian_best_of_k accuracy; "
+                f"{model.key!r} uses {model.accuracy_model.value}",
+            )
     for i, scenario in enumerate(scenarios):
         if scenario.latency is not Latency.PAPER:
             raise SpecError(

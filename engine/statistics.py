@@ -12,10 +12,11 @@ of blocks into shards gives bit-identical curves.
 Quantile error bound: a reported p05/p50/p95 lies in the same histogram bin as the
 empirical quantile, so it is within one bin width of it. Bins span the exact mean +- 8
 standard deviations of that k's total (cost, time) or the 1e-9 and 1 - 1e-9 quantiles of
-A(k) (accuracy), cut into 256 bins (for `waves` latency, distribution-free bounds on the mean
-and deviation of the sum of wave maxima, see `_wave_time_span`): for cost and time one bin is 1/16 of a standard
-deviation of the per-trial total. Values outside the span land in an under/overflow bin
-(probability below 1e-9 per trial); a quantile falling there is reported at the span's edge.
+A(k) (accuracy; [0, 1] for the correctness models, whose A(k) is 0, 1/2 or 1), cut into 256
+bins: for cost and time one bin is 1/16 of a standard deviation of the per-trial total (for
+`waves` latency the span comes from distribution-free bounds on the sum of wave maxima, see
+`_wave_time_span`). Values outside the span land in an under/overflow bin (probability
+below 1e-9 per trial); a quantile falling there is reported at the span's edge.
 """
 
 from __future__ import annotations
@@ -114,8 +115,11 @@ def bins_for(group: SimulationGroup) -> Bins:
         hi[m] = k * mean + 8.0 * np.sqrt(k) * sd
     if group.latency is Latency.WAVES:
         lo[1], hi[1] = _wave_time_span(group.grid(), group.parallelism, time_mean, time_sd)
-    lo[2] = accuracy_quantile(model, group.grid(), 1e-9)
-    hi[2] = accuracy_quantile(model, group.grid(), 1.0 - 1e-9)
+    if model.accuracy_model.is_correctness:  # A(k) is 0, 1/2 or 1
+        lo[2], hi[2] = 0.0, 1.0
+    else:
+        lo[2] = accuracy_quantile(model, group.grid(), 1e-9)
+        hi[2] = accuracy_quantile(model, group.grid(), 1.0 - 1e-9)
     # Degenerate (zero-spread) rows get a small span around the value so that it has a bin.
     span = hi - lo
     tiny = 1e-9 * np.maximum(np.abs(hi), 1.0)

@@ -15,7 +15,7 @@ import numpy as np
 from engine.catalog import builtin_catalog, builtin_scenarios
 from engine.pipeline import RunResult, run_sweep
 from engine.plan import SimulationGroup, simulation_groups
-from engine.simulation import block_streams
+from engine.simulation import block_streams, difficulty_stream
 from engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 from engine.statistics import Curves, MetricCurve
 
@@ -159,3 +159,15 @@ def direct_wave_totals(times: np.ndarray, parallelism: int) -> np.ndarray:
 def meets_budgets(raw: np.ndarray, scenario: ScenarioSpec) -> np.ndarray:
     """Per trial (and k): all three budgets of the scenario met; raw is (3, ...)."""
     return (raw[0] <= scenario.max_total_cost) & (raw[1] <= scenario.max_total_time) & (raw[2] >= scenario.min_accuracy)
+
+
+def crn_raw_correct_counts(model: ModelSpec, k_max: int, seed: int, block: int, n: int) -> np.ndarray:
+    """Correct answers among the first k inferences of each trial of one block, shape (k_max, n).
+
+    From the documentation: the block's difficulty stream gives p ~ Beta(alpha, beta) per trial,
+    its accuracy stream k_max x n uniforms laid out inference-major; inference i of a trial is
+    correct when its uniform is below the trial's p.
+    """
+    p = difficulty_stream(model.key, seed, block).beta(model.alpha, model.beta, size=n)
+    u = block_streams(model.key, seed, block)[2].random((k_max, n))
+    return np.cumsum(u < p, axis=0).astype(np.float64)
