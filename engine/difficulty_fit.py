@@ -1,0 +1,178 @@
+"""Fitting the Beta difficulty of the correctness models to observed pass rates.
+
+Given rows (k, pass rate), e.g. a model's pass@1, pass@4 and pass@16 on an eval set, find the
+alpha and beta whose exact pass@k = 1 - B(alpha, beta + k) / B(alpha, beta) (engine.accuracy)
+is closest in least squares. The search runs over the mean m = alpha / (alpha + beta) (as its
+logit) and the concentration s = alpha + beta (as its log): pass@1 = m, so the long valley
+of near-equal fits lies along one axis. A coarse grid picks starts, then Nelder-Mead refines
+the best few (numpy only; a few thousand evaluations of a sum over the rows). A best fit on
+the box's edge means the rows do not determine alpha and beta (every query equally hard: s
+runs to infinity; rates all 0 or 1: m runs to an end): that is an error, never a silent answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from engine.accuracy import expected_pass_at_k
+from engine.errors import SpecError
+
+LOGIT_MEAN_BOUNDS = (-14.0, 14.0)
+"""The box searched for logit(alpha / (alpha + beta)): means from 8e-7 to 1 - 8e-7."""
+LOG_CONCENTRATION_BOUNDS = (math.log(1e-3), math.log(1e5))
+"""The box searched for log(alpha + beta)."""
+
+GRID_POINTS = 41
+STARTS = 3
+
+
+@dataclass(frozen=True)
+class PassRate:
+    """One observed row: the share of queries some of k samples got right."""
+
+    k: int
+    pass_rate: float
+    row: int  # line number in the file, for messages
+
+
+@dataclass(frozen=True)
+class BetaFit:
+    """The fitted difficulty p ~ Beta(alpha, beta) and how well it reproduces the rows."""
+
+    alpha: float
+    beta: float
+    rows: tuple[PassRate, ...]
+    fitted: tuple[float, ...]  # exact pass@k of the fit, per row
+
+    @property
+    def residuals(self) -> tuple[float, ...]:
+        """Observed minus fitted, per row."""
+        return tuple(r.pass_rate - f for r, f in zip(self.rows, self.fitted))
+
+    @property
+    def rms_residual(self) -> float:
+        return math.sqrt(sum(r * r for r in self.residuals) / len(self.rows))
+
+
+def parse_pass_rates(text: str, source: str) -> tuple[PassRate, ...]:
+    """Rows `k,pass_rate` of a CSV text (a header row with those names, blank lines and lines
+    starting with '#' are allowed). At least two different k are needed for two parameters."""
+    rows: list[PassRate] = []
+    for number, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+        cells = [f.strip() for f in fields]
+        if not any(cells) or cells[0].startswith("#"):
+            continue
+        if not rows and [c.lower() for c in cells] == ["k", "pass_rate"]:
+            continue
+        rows.append(_row(cells, source, number))
+    distinct = {r.k for r in rows}
+    if len(distinct) < 2:
+        raise SpecError(
+            source, "", f"too few rows: {len(rows)} row(s) with {len(distinct)} different k; "
+            "fitting alpha and beta needs rows k,pass_rate for at least 2 different k",
+        )
+    return tuple(rows)
+
+
+def fit_beta(rows: Sequence[PassRate], source: str = "<rows>") -> BetaFit:
+    """Least-squares alpha, beta of the exact pass@k formula (module docstring)."""
+    ks = [r.k for r in rows]
+    observed = np.array([r.pass_rate for r in rows])
+
+    def loss(x: np.ndarray) -> float:
+        alpha, beta = _alpha_beta(x)
+        fitted = np.array([expected_pass_at_k(alpha, beta, k) for k in ks])
+        return float(np.sum((fitted - observed) ** 2))
+
+    bounds = np.array([LOGIT_MEAN_BOUNDS, LOG_CONCENTRATION_BOUNDS])
+    axes = [np.linspace(lo, hi, GRID_POINTS) for lo, hi in bounds]
+    grid = sorted(((loss(np.array(p)), p) for p in np.array(np.meshgrid(*axes)).reshape(2, -1).T), key=lambda t: t[0])
+    steps = np.array([a[1] - a[0] for a in axes])
+    ends = [nelder_mead(loss, np.array(p), steps, bounds) for _, p in grid[:STARTS]]
+    best = min(ends, key=loss)
+    alpha, beta = _alpha_beta(best)
+    edge = np.minimum(best - bounds[:, 0], bounds[:, 1] - best) < 1e-3
+    if edge.any():
+        what = "the concentration alpha + beta" if edge[1] else "the mean alpha / (alpha + beta)"
+        raise SpecError(
+            source, "", f"the rows do not determine alpha and beta: {what} runs to the edge of the search "
+            f"(alpha {alpha:.3g}, beta {beta:.3g}); are the pass rates those of queries of varying difficulty, "
+            "rising with k?",
+        )
+    return BetaFit(alpha, beta, tuple(rows), tuple(expected_pass_at_k(alpha, beta, k) for k in ks))
+
+
+def nelder_mead(
+    f: Callable[[np.ndarray], float], x0: np.ndarray, steps: np.ndarray, bounds: np.ndarray,
+    xtol: float = 1e-10, ftol: float = 1e-16, max_iter: int = 5000,
+) -> np.ndarray:
+    """Minimise f from x0 with the Nelder-Mead simplex (standard coefficients), every point
+    clipped into the box `bounds` (rows (lo, hi) per coordinate); the first simplex steps
+    `steps` along each axis. Stops when the simplex is smaller than `xtol` in every coordinate
+    and its values differ by less than `ftol`, or after `max_iter` steps."""
+    n = x0.size
+    lo, hi = bounds[:, 0], bounds[:, 1]
+    simplex = np.vstack([x0] + [x0 + steps[i] * np.eye(n)[i] for i in range(n)])
+    # Steps that would leave the box go the other way.
+    for i in range(n):
+        if simplex[i + 1, i] > hi[i]:
+            simplex[i + 1, i] = x0[i] - steps[i]
+    simplex = np.clip(simplex, lo, hi)
+    values = np.array([f(p) for p in simplex])
+    for _ in range(max_iter):
+        order = np.argsort(values, kind="stable")
+        simplex, values = simplex[order], values[order]
+        if np.max(np.abs(simplex[1:] - simplex[0])) < xtol and values[-1] - values[0] < ftol:
+            break
+        centroid = simplex[:-1].mean(axis=0)
+
+        def towards(t: float) -> tuple[np.ndarray, float]:
+            point = np.clip(centroid + t * (simplex[-1] - centroid), lo, hi)
+            return point, f(point)
+
+        reflected, fr = towards(-1.0)
+        if fr < values[0]:
+            expanded, fe = towards(-2.0)
+            simplex[-1], values[-1] = (expanded, fe) if fe < fr else (reflected, fr)
+        elif fr < values[-2]:
+            simplex[-1], values[-1] = reflected, fr
+        else:
+            contracted, fc = towards(0.5 if fr >= values[-1] else -0.5)
+            if fc < min(fr, values[-1]):
+                simplex[-1], values[-1] = contracted, fc
+            else:  # shrink towards the best point
+                simplex[1:] = simplex[0] + 0.5 * (simplex[1:] - simplex[0])
+                values[1:] = [f(p) for p in simplex[1:]]
+    return simplex[int(np.argmin(values))]
+
+
+def _alpha_beta(x: np.ndarray) -> tuple[float, float]:
+    """(logit mean, log concentration) -> (alpha, beta)."""
+    mean = 1.0 / (1.0 + math.exp(-x[0]))
+    concentration = math.exp(x[1])
+    return mean * concentration, (1.0 - mean) * concentration
+
+
+def _row(cells: list[str], source: str, number: int) -> PassRate:
+    where = f"row {number}"
+    if len(cells) != 2:
+        raise SpecError(source, where, f"expected 2 values k,pass_rate, got {len(cells)}: {','.join(cells)!r}")
+    try:
+        k = int(cells[0])
+    except ValueError:
+        raise SpecError(source, where, f"k must be an integer >= 1, got {cells[0]!r}") from None
+    if k < 1:
+        raise SpecError(source, where, f"k must be an integer >= 1, got {k}")
+    try:
+        rate = float(cells[1])
+    except ValueError:
+        raise SpecError(source, where, f"pass_rate must be a number in [0, 1], got {cells[1]!r}") from None
+    if not (math.isfinite(rate) and 0.0 <= rate <= 1.0):
+        raise SpecError(source, where, f"pass_rate must be a number in [0, 1], got {cells[1]}")
+    return PassRate(k, rate, number)
