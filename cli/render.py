@@ -16,7 +16,7 @@ def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Seq
             {
                 "model": c.model, "scenario": c.scenario, "method": c.method, "status": c.status,
                 "k": c.k, "total_cost": _num(c.total_cost), "total_time": _num(c.total_time),
-                "accuracy": _num(c.accuracy), "reason": c.reason,
+                "accuracy": _num(c.accuracy), "reason": c.reason, "confidence": _num(c.confidence),
             }
             for c in choices
         ],
@@ -84,6 +84,9 @@ def results_table(choices: Sequence[Any], recommendations: Sequence[Any], scenar
                     lines.append(f"    {r.method:<12}  {r.status}: {r.reason}")
     lines.append("")
     lines.append("cells: chosen k ('-' infeasible, 'none' no knee: fewer than 3 frontier points)")
+    if any(c.confidence is not None for c in choices):
+        lines.append("  (in brackets its confidence: the share of bootstrap resamples of the trial blocks "
+                     "that choose the same)")
     return "\n".join(lines)
 
 
@@ -109,8 +112,10 @@ def _k_cell(choice: Any) -> str:
     if choice is None:
         return "?"
     if choice.status == "ok":
-        return str(choice.k)
-    return "none" if choice.status == "no_knee" else "-"
+        cell = str(choice.k)
+    else:
+        cell = "none" if choice.status == "no_knee" else "-"
+    return cell if choice.confidence is None else f"{cell} ({choice.confidence:.2f})"
 
 
 def _num(value: Any) -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from engine.confidence import with_confidence
 from engine.legacy import simulate_legacy
 from engine.plan import SimulationGroup, block_plan, simulation_groups
 from engine.selection import Decision, KneeVariant, Recommendation, decide, recommend
@@ -52,16 +53,19 @@ def simulate_shard(sweep: SweepSpec, group: SimulationGroup, blocks: Iterable[in
 
 
 def finish_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[Partial]) -> list[RunResult]:
-    """Merge a group's partials (all of its blocks) and decide each of its scenarios."""
+    """Merge a group's partials (all of its blocks), decide each of its scenarios and say how
+    sure each decision is (engine.confidence; legacy mode's single block gives None)."""
     merged = merge(partials)
     expected = block_plan(sweep).n_blocks
     if merged.blocks.size != expected:
         raise ValueError(f"{group.key}: {merged.blocks.size} of {expected} blocks present")
     curves = summarize(merged, group, bins_for(group), ddof=0 if sweep.mode is Mode.LEGACY else 1)
     variant = knee_variant(sweep.mode)
+    decisions = [decide(c, scenario, variant) for scenario, c in zip(group.scenarios, curves)]
+    decisions = with_confidence(merged, group, decisions, sweep.seed, variant)
     return [
-        RunResult(group.model, scenario, c, decide(c, scenario, variant))
-        for scenario, c in zip(group.scenarios, curves)
+        RunResult(group.model, scenario, c, d)
+        for scenario, c, d in zip(group.scenarios, curves, decisions)
     ]
 
 

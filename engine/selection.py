@@ -49,6 +49,9 @@ class Choice:
     total_time: float | None
     accuracy: float | None
     reason: str
+    # Share of bootstrap replicates over the trial blocks that pick the same (engine.confidence);
+    # None until computed, or with fewer than two blocks.
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)

@@ -569,7 +569,7 @@ def _write_run_result(session: Session, run: RunRecord, result: RunResult, now: 
         {
             "run_id": run.id, "method": c.method.value, "status": c.status.value, "k": c.k,
             "total_cost": c.total_cost, "total_time": c.total_time, "accuracy": c.accuracy,
-            "reason": c.reason,
+            "reason": c.reason, "confidence": c.confidence,
         }
         for c in decision.choices
     ])
@@ -780,7 +780,9 @@ def _choice_row(sweep_id: int, run: RunRecord, c: ChoiceRecord) -> ChoiceRow:
 
 
 def _choice(c: ChoiceRecord) -> Choice:
-    return Choice(Method(c.method), Status(c.status), c.k, c.total_cost, c.total_time, c.accuracy, c.reason)
+    return Choice(
+        Method(c.method), Status(c.status), c.k, c.total_cost, c.total_time, c.accuracy, c.reason, c.confidence
+    )
 
 
 def _recommendation_row(r: RecommendationRecord) -> RecommendationRow:

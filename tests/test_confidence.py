@@ -1,0 +1,130 @@
+"""Decision confidence (engine/confidence.py): the share of bootstrap replicates over a run's
+trial blocks in which a method picks the stored k.
+
+- Near 1 for a clear decision, clearly below 1 for a near-tie built on purpose (a cost budget
+  placed exactly on the mean cost of the chosen k).
+- Reproducible: the same for any sharding of the blocks; none for a single block or legacy mode.
+- Stored in choices.confidence and shown by `results` (table and `--json`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from engine.confidence import REPLICATES, resample_weights
+from engine.pipeline import finish_group, run_sweep, simulate_shard
+from engine.plan import BLOCK_TRIALS, block_plan, shard_ranges
+from engine.selection import Method, Status
+from engine.specs import Mode
+from tests.engine_fixtures import PAPER_MODELS, PAPER_SCENARIOS, make_model, make_scenario, make_sweep, only_group, run_one
+from tests.test_cli import run_cli, write
+
+TRIALS = 16 * BLOCK_TRIALS
+MODEL = make_model("toy")
+K_TIE = 10
+
+
+def cost_means(trials: int = TRIALS, seed: int = 3) -> np.ndarray:
+    return run_one(MODEL, make_scenario(k_max=20), trials, seed).curves.cost.mean
+
+
+def confidence_of(run, method: Method) -> float | None:
+    return run.decision.choice(method).confidence
+
+
+def test_clear_decision_has_confidence_near_1() -> None:
+    """Cost budget halfway between the mean costs of k = 10 and 11: every resample agrees."""
+    cost = cost_means()
+    run = run_one(MODEL, make_scenario(max_total_cost=(cost[K_TIE - 1] + cost[K_TIE]) / 2, k_max=20), TRIALS, seed=3)
+    choice = run.decision.choice(Method.MAX_ACCURACY)
+    assert (choice.status, choice.k) == (Status.OK, K_TIE)
+    assert choice.confidence >= 0.99
+
+
+def test_near_tie_has_confidence_clearly_below_1() -> None:
+    """Cost budget equal to the mean cost of k = 10 on these very draws: k = 10 is (just) feasible,
+    but about half of the resamples see its mean cost above the budget and pick k = 9."""
+    cost = cost_means()
+    run = run_one(MODEL, make_scenario(max_total_cost=cost[K_TIE - 1], k_max=20), TRIALS, seed=3)
+    choice = run.decision.choice(Method.MAX_ACCURACY)
+    assert (choice.status, choice.k) == (Status.OK, K_TIE)
+    assert 0.25 < choice.confidence < 0.75
+    # The other methods' picks lie far from the budget: they are sure.
+    assert confidence_of(run, Method.MAX_CUBE) >= 0.95
+
+
+def test_confidence_is_the_same_for_any_sharding() -> None:
+    scenario = make_scenario(max_total_cost=cost_means()[K_TIE - 1], k_max=20)
+    sweep = make_sweep([MODEL], [scenario], TRIALS, seed=3)
+    group = only_group(sweep)
+    n_blocks = block_plan(sweep).n_blocks
+    (whole,) = finish_group(sweep, group, [simulate_shard(sweep, group, range(n_blocks))])
+    for per_shard in (1, 5):
+        shards = [simulate_shard(sweep, group, r) for r in shard_ranges(n_blocks, per_shard)]
+        (run,) = finish_group(sweep, group, shards[::-1])
+        assert run.decision.choices == whole.decision.choices
+
+
+def test_infeasible_and_no_knee_decisions_have_a_confidence_too() -> None:
+    infeasible = run_one(MODEL, make_scenario(min_accuracy=0.999999, k_max=8), 4 * BLOCK_TRIALS, seed=1)
+    assert all(c.status is Status.INFEASIBLE and c.confidence == 1.0 for c in infeasible.decision.choices)
+    run = run_one(PAPER_MODELS["gpt5"], PAPER_SCENARIOS["latency-critical"], 4 * BLOCK_TRIALS, seed=1)
+    knee = run.decision.choice(Method.KNEE)
+    assert knee.status is Status.NO_KNEE and knee.confidence is not None
+
+
+def test_no_confidence_from_a_single_block_or_in_legacy_mode() -> None:
+    assert confidence_of(run_one(MODEL, make_scenario(k_max=8), BLOCK_TRIALS, seed=1), Method.MAX_ACCURACY) is None
+    legacy = run_one(MODEL, make_scenario(k_max=4), 50, seed=1, mode=Mode.LEGACY)
+    assert all(c.confidence is None for c in legacy.decision.choices)
+
+
+def test_resample_weights_draw_each_replicate_from_all_blocks() -> None:
+    weights = resample_weights(7, REPLICATES, seed=5, model_key="toy")
+    assert weights.shape == (REPLICATES, 7) and np.all(weights.sum(axis=1) == 7)
+    assert np.array_equal(weights, resample_weights(7, REPLICATES, seed=5, model_key="toy"))
+    assert not np.array_equal(weights, resample_weights(7, REPLICATES, seed=6, model_key="toy"))
+    # Every block is drawn about as often as the others, over all replicates.
+    assert np.all(np.abs(weights.sum(axis=0) / REPLICATES - 1.0) < 0.25)
+
+
+def test_results_show_and_store_confidence(tmp_path, capsys) -> None:
+    cost = cost_means()
+    text = (
+        "name: tie\ncatalog: cat.yaml\nscenarios:\n"
+        f"  - {{name: tie, max_total_cost: {float(cost[K_TIE - 1])!r}, max_total_time: 1000000000, min_accuracy: 0, "
+        "k_max: 20, parallelism: 1, k_grid: all}\n"
+        f"trials: {TRIALS}\nseed: 3\n"
+    )
+    catalog = (
+        "models:\n  toy: {name: toy, c_in: 1.0e-6, c_out: 1.0e-5, t_in: 1.0e-3, t_out: 1.0e-2, mu_Lin: 500,"
+        " sigma_Lin: 50, mu_Lout: 1000, sigma_Lout: 100, acc_mean: 0.8, acc_std: 0.1}\n"
+    )
+    write(tmp_path, "cat.yaml", catalog)
+    sweep = write(tmp_path, "tie.yaml", text)
+    db = f"sqlite:///{tmp_path}/t.db"
+    code, out, err = run_cli(capsys, "run", str(sweep), "--db", db)
+    assert code == 0, err
+    assert "in brackets its confidence" in out
+    code, out, err = run_cli(capsys, "results", "--db", db, "--json")
+    assert code == 0, err
+    by_method = {r["method"]: r for r in json.loads(out)["results"]}
+    assert by_method["max_accuracy"]["k"] == K_TIE and 0.25 < by_method["max_accuracy"]["confidence"] < 0.75
+    assert all(0.0 <= r["confidence"] <= 1.0 for r in by_method.values())
+    # The same as the engine computes: the stored value is the run's.
+    want = run_one(MODEL, make_scenario("tie", max_total_cost=cost[K_TIE - 1], max_total_time=1e9, k_max=20),
+                   TRIALS, seed=3)
+    assert by_method["max_accuracy"]["confidence"] == confidence_of(want, Method.MAX_ACCURACY)
+    code, out, err = run_cli(capsys, "results", "--db", db)
+    assert f"{K_TIE} ({by_method['max_accuracy']['confidence']:.2f})" in out
+
+
+def test_paper_decisions_are_mostly_sure() -> None:
+    """GPT-5 under the three paper scenarios with 16 blocks: the budget-bound maximal accuracy
+    and the cube and utopia picks do not move under resampling."""
+    sweep = make_sweep([PAPER_MODELS["gpt5"]], list(PAPER_SCENARIOS.values()), TRIALS, seed=42)
+    for run in run_sweep(sweep).runs:
+        for method in (Method.MAX_ACCURACY, Method.MAX_CUBE, Method.UTOPIA):
+            assert confidence_of(run, method) >= 0.9, (run.scenario.name, method)
