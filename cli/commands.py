@@ -13,7 +13,7 @@ from typing import Any
 
 from cli.dates import as_of_time, format_time
 from cli.main import elapsed, positive_int, print_json, progress_bar
-from cli.render import curves_document, curves_table, results_document, results_table
+from cli.render import curves_document, curves_table, results_document, results_table, trials_text
 from engine.errors import InfscaleError
 
 DB_HELP = "database URL (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db)"
@@ -53,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     print(
         f"sweep {sweep_id} {sweep.name!r}: {len(sweep.models)} models x {len(sweep.scenarios)} scenarios, "
-        f"{sweep.trials} trials, seed {sweep.seed}, {sweep.mode.value} mode, {elapsed(start)}"
+        f"{trials_text(sweep)}, seed {sweep.seed}, {sweep.mode.value} mode, {elapsed(start)}"
     )
     print(results_table(choices, recs, sweep.scenarios))
     print(f"stored in {store.url}; again with: infscale results --sweep {sweep_id}")
@@ -88,7 +88,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         print_json(results_document(sweep_id, choices, recs))
         return 0
     spec = store.sweep_spec(sweep_id)
-    print(f"sweep {sweep_id} {spec.name!r}: {spec.trials} trials, seed {spec.seed}, {spec.mode.value} mode"
+    print(f"sweep {sweep_id} {spec.name!r}: {trials_text(spec)}, seed {spec.seed}, {spec.mode.value} mode"
           + (f", as of {format_time(args.as_of)}" if args.as_of else ""))
     print(results_table(choices, recs, spec.scenarios))
     return 0
@@ -145,7 +145,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"  models    ({len(sweep.models)}): {', '.join(m.key for m in sweep.models)}")
     print(f"  scenarios ({len(sweep.scenarios)}): {', '.join(s.name for s in sweep.scenarios)}")
     print(f"  {len(sweep.models) * len(sweep.scenarios)} runs share {len(groups)} simulations; "
-          f"{sweep.trials} trials each in {plan.n_blocks} block(s); {inferences:.3g} simulated inferences")
+          f"{sweep.trials} trials each in {plan.n_blocks} block(s); {inferences:.3g} simulated inferences"
+          + ("" if sweep.adaptive is None else " at most"))
+    if sweep.adaptive is not None:
+        print(f"  {trials_text(sweep)}: rounds of 8, 16, 32, ... blocks per simulation")
     return 0
 
 

@@ -17,6 +17,7 @@ def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Seq
                 "model": c.model, "scenario": c.scenario, "method": c.method, "status": c.status,
                 "k": c.k, "total_cost": _num(c.total_cost), "total_time": _num(c.total_time),
                 "accuracy": _num(c.accuracy), "reason": c.reason, "confidence": _num(c.confidence),
+                "trials": c.trials, "stop_reason": c.stop_reason,
             }
             for c in choices
         ],
@@ -71,6 +72,9 @@ def results_table(choices: Sequence[Any], recommendations: Sequence[Any], scenar
         infeasible = [c for c in rows if c.status == "infeasible" and c.method == "max_accuracy"]
         for c in infeasible:
             lines.append(f"  ! {c.model}: infeasible: {c.reason}")
+        for c in rows:  # `trials: auto`: how many trials each run took, and why it stopped there
+            if c.stop_reason is not None and c.method == METHOD_ORDER[0]:
+                lines.append(f"  trials {c.model}: {c.trials} ({c.stop_reason})")
         recs = [r for r in recommendations if r.scenario == scenario]
         if recs:
             lines.append("  across models:")
@@ -88,6 +92,14 @@ def results_table(choices: Sequence[Any], recommendations: Sequence[Any], scenar
         lines.append("  (in brackets its confidence: the share of bootstrap resamples of the trial blocks "
                      "that choose the same)")
     return "\n".join(lines)
+
+
+def trials_text(sweep: Any) -> str:
+    """A sweep's trial count as a header says it: "100000 trials" or what `trials: auto` asks."""
+    if sweep.adaptive is None:
+        return f"{sweep.trials} trials"
+    a = sweep.adaptive
+    return f"auto trials (until every confidence >= {a.target_confidence:g}, at most {a.max_trials})"
 
 
 def curves_table(stored: Any) -> str:

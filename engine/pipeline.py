@@ -3,13 +3,18 @@
 sweep -> simulation groups -> (blocks of) partials -> merged partial -> curves and decisions
 per run -> cross-model recommendations. The local runner, the Celery workers and the tests
 all compose these same functions; only where partials are computed and kept differs.
+
+A group simulates its blocks in rounds (`first_round`, then `advance_group` says what comes
+next): one round of all blocks for a fixed trial count, rounds until the decisions are sure
+enough for `trials: auto` (engine.adaptive).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
+from engine.adaptive import first_round, is_round_end, next_round, stop_reason
 from engine.confidence import with_confidence
 from engine.legacy import simulate_legacy
 from engine.plan import SimulationGroup, block_plan, simulation_groups
@@ -27,6 +32,15 @@ class RunResult:
     scenario: ScenarioSpec
     curves: Curves
     decision: Decision
+    stop_reason: str | None = None  # `trials: auto`: why its group stopped adding trials
+
+
+@dataclass(frozen=True)
+class GroupStep:
+    """A group's runs decided on its blocks so far, and the blocks it needs next (None: done)."""
+
+    runs: list[RunResult]
+    next_blocks: range | None
 
 
 @dataclass(frozen=True)
@@ -52,21 +66,33 @@ def simulate_shard(sweep: SweepSpec, group: SimulationGroup, blocks: Iterable[in
     return simulate_blocks(group, sweep.seed, plan, blocks, bins)
 
 
-def finish_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[Partial]) -> list[RunResult]:
-    """Merge a group's partials (all of its blocks), decide each of its scenarios and say how
-    sure each decision is (engine.confidence; legacy mode's single block gives None)."""
+def advance_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[Partial]) -> GroupStep:
+    """Merge a group's partials (blocks [0, n) for some whole number of rounds), decide each of
+    its scenarios, say how sure each decision is (engine.confidence; legacy mode's single block
+    gives None) and whether the group needs another round."""
     merged = merge(partials)
-    expected = block_plan(sweep).n_blocks
-    if merged.blocks.size != expected:
-        raise ValueError(f"{group.key}: {merged.blocks.size} of {expected} blocks present")
+    done = merged.blocks.size
+    if merged.blocks[-1] != done - 1 or not is_round_end(sweep, done):
+        raise ValueError(f"{group.key}: blocks {merged.blocks.tolist()} are not whole rounds")
     curves = summarize(merged, group, bins_for(group), ddof=0 if sweep.mode is Mode.LEGACY else 1)
     variant = knee_variant(sweep.mode)
     decisions = [decide(c, scenario, variant) for scenario, c in zip(group.scenarios, curves)]
     decisions = with_confidence(merged, group, decisions, sweep.seed, variant)
-    return [
-        RunResult(group.model, scenario, c, d)
-        for scenario, c, d in zip(group.scenarios, curves, decisions)
-    ]
+    runs = [RunResult(group.model, scenario, c, d) for scenario, c, d in zip(group.scenarios, curves, decisions)]
+    if sweep.adaptive is None:
+        return GroupStep(runs, None)
+    reason = stop_reason(sweep, done, group.scenarios, decisions)
+    if reason is None:
+        return GroupStep(runs, next_round(sweep, done))
+    return GroupStep([replace(r, stop_reason=reason) for r in runs], None)
+
+
+def finish_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[Partial]) -> list[RunResult]:
+    """The runs of a group whose last round is in `partials` (`advance_group` needs no more)."""
+    step = advance_group(sweep, group, partials)
+    if step.next_blocks is not None:
+        raise ValueError(f"{group.key}: not finished, it needs blocks {step.next_blocks.start} to {step.next_blocks.stop - 1}")
+    return step.runs
 
 
 def order_runs(sweep: SweepSpec, runs: Iterable[RunResult]) -> tuple[RunResult, ...]:
@@ -89,8 +115,13 @@ def recommend_all(sweep: SweepSpec, runs: Sequence[RunResult]) -> tuple[Recommen
 def run_sweep(sweep: SweepSpec) -> SweepResult:
     """The whole sweep serially in this process (the reference the parallel runners must match)."""
     runs: list[RunResult] = []
-    n_blocks = block_plan(sweep).n_blocks
     for group in simulation_groups(sweep):
-        runs.extend(finish_group(sweep, group, [simulate_shard(sweep, group, range(n_blocks))]))
+        partials: list[Partial] = []
+        blocks: range | None = first_round(sweep)
+        while blocks is not None:
+            partials.append(simulate_shard(sweep, group, blocks))
+            step = advance_group(sweep, group, partials)
+            blocks = step.next_blocks
+        runs.extend(step.runs)
     ordered = order_runs(sweep, runs)
     return SweepResult(ordered, recommend_all(sweep, ordered))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from engine.specs import AccuracyModel, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from engine.specs import AccuracyModel, AdaptiveTrials, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 
 
 def model_to_dict(model: ModelSpec) -> dict[str, Any]:
@@ -37,6 +37,7 @@ def sweep_to_dict(sweep: SweepSpec) -> dict[str, Any]:
         "trials": sweep.trials,
         "seed": sweep.seed,
         "mode": sweep.mode.value,
+        "adaptive": None if sweep.adaptive is None else asdict(sweep.adaptive),
         "source": sweep.source,
     }
 
@@ -50,5 +51,6 @@ def sweep_from_dict(data: dict[str, Any]) -> SweepSpec:
         trials=data["trials"],
         seed=data["seed"],
         mode=Mode(data["mode"]),
+        adaptive=None if data.get("adaptive") is None else AdaptiveTrials(**data["adaptive"]),
         source=data.get("source", "<stored>"),
     )

@@ -105,8 +105,24 @@ class ScenarioSpec:
 
 
 @dataclass(frozen=True)
+class AdaptiveTrials:
+    """`trials: auto`: add trial blocks until every method's decision confidence reaches
+    `target_confidence` (engine.confidence), or `max_trials` are simulated (engine.adaptive)."""
+
+    target_confidence: float
+    max_trials: int
+
+
+DEFAULT_TARGET_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
 class SweepSpec:
-    """A whole sweep: models x scenarios, the trial count, the seed and the mode."""
+    """A whole sweep: models x scenarios, the trial count, the seed and the mode.
+
+    With `adaptive` set (`trials: auto`), `trials` is its `max_trials`: the most any run may
+    use, and what the block plan and memory checks are made for.
+    """
 
     name: str
     catalog: str
@@ -115,6 +131,7 @@ class SweepSpec:
     trials: int
     seed: int
     mode: Mode = Mode.STANDARD
+    adaptive: AdaptiveTrials | None = None
     source: str = field(default="<sweep>", compare=False)
 
     def model(self, key: str) -> ModelSpec:
@@ -138,7 +155,10 @@ SCENARIO_FIELDS = (
     "name", "max_total_cost", "max_total_time", "min_accuracy", "k_max", "parallelism",
     "k_grid", "min_probability", "latency",
 )
-SWEEP_FIELDS = ("name", "description", "catalog", "models", "scenarios", "trials", "seed", "mode")
+SWEEP_FIELDS = (
+    "name", "description", "catalog", "models", "scenarios", "trials", "seed", "mode", "target_confidence",
+    "max_trials",
+)
 
 
 def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpec:
@@ -239,14 +259,18 @@ def sweep_from_mapping(
         raise SpecError(source, "mode", f"must be 'standard' or 'legacy', got {mode_name!r}") from None
     if mode is Mode.LEGACY:
         _check_legacy(models, scenarios, source)
+    trials, adaptive = _trials(data, source)
+    if adaptive is not None and mode is Mode.LEGACY:
+        raise SpecError(source, "trials", "legacy mode runs a fixed number of trials in one block; 'auto' needs standard mode")
     return SweepSpec(
         name=name,
         catalog=catalog_name,
         models=models,
         scenarios=scenarios,
-        trials=_integer(_required(data, "trials", source, ""), source, "trials", lo=1),
+        trials=trials,
         seed=_integer(data.get("seed", 0), source, "seed", lo=0),
         mode=mode,
+        adaptive=adaptive,
         source=source,
     )
 
@@ -309,6 +333,24 @@ def _check_legacy(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, 
                 source, f"scenarios[{i}].latency",
                 f"legacy mode has only the notebook's 'paper' latency, got {scenario.latency.value!r}",
             )
+
+
+def _trials(data: Mapping[str, Any], source: str) -> tuple[int, AdaptiveTrials | None]:
+    """`trials: N`, or `trials: auto` with `max_trials` (required) and `target_confidence`."""
+    value = _required(data, "trials", source, "")
+    if value != "auto":
+        for key in ("target_confidence", "max_trials"):
+            if key in data:
+                raise SpecError(source, key, f"only with trials: auto (trials is {value!r})")
+        if isinstance(value, str):
+            raise SpecError(source, "trials", f"must be an integer or 'auto', got {value!r}")
+        return _integer(value, source, "trials", lo=1), None
+    max_trials = _integer(_required(data, "max_trials", source, ""), source, "max_trials", lo=1)
+    target = (
+        _Numbers(data, source, "").get("target_confidence", lo=0.0, hi=1.0, open_lo=True)
+        if "target_confidence" in data else DEFAULT_TARGET_CONFIDENCE
+    )
+    return max_trials, AdaptiveTrials(target, max_trials)
 
 
 def _select_models(value: Any, catalog: Mapping[str, ModelSpec], source: str) -> tuple[ModelSpec, ...]:

@@ -1,17 +1,21 @@
 """`infscale run`: the whole sweep in this machine's processes, no servers.
 
-Shards (contiguous block ranges) go to a process pool; each group's partials are merged in
-shard order, so the answer equals the serial `engine.pipeline.run_sweep` bit for bit.
+Shards (contiguous block ranges) go to a process pool; each group's partials are merged as
+they arrive (merging is exact in any order), so the answer equals the serial
+`engine.pipeline.run_sweep` bit for bit. Groups simulate in rounds (engine.adaptive): one round
+of all blocks for a fixed trial count; with `trials: auto`, each round's shards of every group
+still running go to the pool together, then `advance_group` says which groups need more.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Callable
 
-from engine.pipeline import SweepResult, finish_group, order_runs, recommend_all, simulate_shard
-from engine.plan import block_plan, shard_ranges, simulation_groups
+from engine.adaptive import first_round
+from engine.pipeline import RunResult, SweepResult, advance_group, order_runs, recommend_all, simulate_shard
+from engine.plan import SimulationGroup, block_plan, shard_ranges, simulation_groups
 from engine.specs import SweepSpec
 from engine.statistics import Partial, merge
 
@@ -24,7 +28,8 @@ def default_workers() -> int:
 
 
 def total_trials(sweep: SweepSpec) -> int:
-    """Trials simulated by a sweep: trials x simulation groups (the unit of progress)."""
+    """Trials simulated by a sweep: trials x simulation groups (the unit of progress; with
+    `trials: auto`, the most it may simulate)."""
     return sweep.trials * len(simulation_groups(sweep))
 
 
@@ -32,30 +37,52 @@ def run_local(sweep: SweepSpec, workers: int | None = None, progress: Progress |
     """Simulate every group on `workers` processes (1: in this process), then decide."""
     workers = workers or default_workers()
     groups = simulation_groups(sweep)
-    plan = block_plan(sweep)
-    # About four shards per worker per group keeps the pool busy without tiny tasks.
-    per_shard = max(1, -(-plan.n_blocks // (4 * workers)))
-    tasks = [(g, blocks) for g in range(len(groups)) for blocks in shard_ranges(plan.n_blocks, per_shard)]
-    # Partials are merged as they arrive (merging is exact in any order), so the main process
-    # holds one merged partial per group rather than every shard's.
+    todo = {g: first_round(sweep) for g in range(len(groups))}
     merged: dict[int, Partial] = {}
+    runs: list[RunResult] = []
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        while todo:
+            _simulate_round(sweep, groups, todo, merged, workers, pool, progress)
+            following = {}
+            for g in todo:
+                step = advance_group(sweep, groups[g], [merged[g]])
+                if step.next_blocks is None:
+                    runs.extend(step.runs)
+                    del merged[g]
+                else:
+                    following[g] = step.next_blocks
+            todo = following
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    ordered = order_runs(sweep, runs)
+    return SweepResult(ordered, recommend_all(sweep, ordered))
+
+
+def _simulate_round(
+    sweep: SweepSpec, groups: tuple[SimulationGroup, ...], todo: dict[int, range], merged: dict[int, Partial],
+    workers: int, pool: Executor | None, progress: Progress | None,
+) -> None:
+    """Simulate blocks `todo[g]` of each group g and merge them into `merged[g]`."""
+    plan = block_plan(sweep)
+    tasks = []
+    for g, blocks in todo.items():
+        # About four shards per worker per group keeps the pool busy without tiny tasks.
+        per_shard = max(1, -(-len(blocks) // (4 * workers)))
+        tasks += [(g, range(blocks.start + r.start, blocks.start + r.stop)) for r in shard_ranges(len(blocks), per_shard)]
+    # The main process holds one merged partial per group rather than every shard's.
 
     def add(g: int, part: Partial, blocks: range) -> None:
         merged[g] = part if g not in merged else merge([merged[g], part])
         if progress:
             progress(sum(plan.block_size(b) for b in blocks))
 
-    if workers == 1:
+    if pool is None:
         for g, blocks in tasks:
             add(g, simulate_shard(sweep, groups[g], blocks), blocks)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(simulate_shard, sweep, groups[g], blocks): (g, blocks) for g, blocks in tasks}
-            for future in as_completed(futures):
-                g, blocks = futures.pop(future)
-                add(g, future.result(), blocks)
-    runs = []
-    for g, group in enumerate(groups):
-        runs.extend(finish_group(sweep, group, [merged.pop(g)]))
-    ordered = order_runs(sweep, runs)
-    return SweepResult(ordered, recommend_all(sweep, ordered))
+        return
+    futures = {pool.submit(simulate_shard, sweep, groups[g], blocks): (g, blocks) for g, blocks in tasks}
+    for future in as_completed(futures):
+        g, blocks = futures.pop(future)
+        add(g, future.result(), blocks)

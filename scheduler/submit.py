@@ -44,6 +44,8 @@ def shard_messages(sweep_id: int, sweep: SweepSpec, blocks_per_shard: int) -> li
 
 def submit(sweep: SweepSpec, store: Store, broker: str | None = None, blocks_per_shard: int | None = None) -> int:
     """Record the sweep, enqueue its shards and return its id (it then runs on the workers)."""
+    if sweep.adaptive is not None:
+        raise InfscaleError(f"{sweep.source}: trials: auto runs with `infscale run` only, not yet on the workers")
     blocks_per_shard = settings.shard_blocks(blocks_per_shard)
     sweep_id = store.create_sweep(sweep, blocks_per_shard, status=SweepStatus.PENDING)
     messages = shard_messages(sweep_id, sweep, blocks_per_shard)

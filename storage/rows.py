@@ -79,6 +79,8 @@ class ChoiceRow:
     accuracy: float | None
     reason: str
     confidence: float | None
+    trials: int | None = None  # of the run
+    stop_reason: str | None = None  # `trials: auto`: why the run stopped adding trials
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.adaptive import first_round
 from engine.pipeline import RunResult, SweepResult
 from engine.plan import block_plan, shard_ranges, simulation_groups
 from engine.prices import PriceQuote, Prices, prices_of
@@ -122,6 +123,11 @@ class Store:
             now = utc_now()
             for run, run_result in _match_runs(runs, result.runs, f"sweep {sweep.name!r}"):
                 _write_run_result(session, run, run_result, now)
+            if sweep.adaptive is not None:  # each simulation used as many blocks as its runs' trials
+                block_trials = block_plan(sweep).block_trials
+                trials = {run.simulation_id: run.trials for run in runs}
+                for simulation in session.scalars(select(SimulationRecord).where(SimulationRecord.sweep_id == record.id)):
+                    simulation.n_blocks = -(-trials[simulation.id] // block_trials)
             _write_recommendations(session, record.id, result.recommendations)
             return record.id
 
@@ -343,7 +349,9 @@ class Store:
                 decision = Decision(feasible, frontier, tuple(
                     _choice(c) for c in sorted(choices, key=lambda c: METHOD_ORDER[c.method])
                 ))
-                out.append(RunResult(model_from_dict(run.model), scenario_from_dict(run.scenario), curves, decision))
+                out.append(RunResult(
+                    model_from_dict(run.model), scenario_from_dict(run.scenario), curves, decision, run.stop_reason
+                ))
             return tuple(out)
 
     # --- prices and revisions ------------------------------------------------------------
@@ -503,7 +511,7 @@ def _insert_sweep(
     session: Session, sweep: SweepSpec, blocks_per_shard: int | None, status: SweepStatus
 ) -> tuple[SweepRecord, list[RunRecord]]:
     """The sweep row, its simulations and its pending runs (in sweep order)."""
-    n_blocks = block_plan(sweep).n_blocks
+    n_blocks = first_round(sweep).stop  # all blocks, unless `trials: auto` (it adds rounds)
     n_shards = len(shard_ranges(n_blocks, blocks_per_shard or n_blocks))
     now = utc_now()
     record = SweepRecord(
@@ -574,6 +582,7 @@ def _write_run_result(session: Session, run: RunRecord, result: RunResult, now: 
         for c in decision.choices
     ])
     run.status, run.trials, run.finished_at = RunStatus.DONE.value, curves.trials, now
+    run.stop_reason = result.stop_reason
 
 
 def _write_recommendations(
@@ -775,7 +784,7 @@ def _sweep_row(r: SweepRecord) -> SweepRow:
 def _choice_row(sweep_id: int, run: RunRecord, c: ChoiceRecord) -> ChoiceRow:
     return ChoiceRow(
         sweep_id, run.id, run.model_key, run.scenario_name, c.method, c.status, c.k,
-        c.total_cost, c.total_time, c.accuracy, c.reason, c.confidence,
+        c.total_cost, c.total_time, c.accuracy, c.reason, c.confidence, run.trials, run.stop_reason,
     )
 
 

@@ -190,6 +190,8 @@ class RunRecord(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # `trials: auto` (migration 0003): why the run's group stopped adding trials; NULL otherwise.
+    stop_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CurvePointRecord(Base):

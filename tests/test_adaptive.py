@@ -1,0 +1,153 @@
+"""Adaptive trials (`trials: auto`, engine/adaptive.py): rounds of 8, 16, 32, ... blocks per
+simulation group until every method's confidence reaches the target, or max_trials.
+
+- A clear decision stops after the first round; a near-tie built on purpose (a model whose
+  every k is equally accurate in expectation) runs to the cap; both say why.
+- An adaptive run equals a fixed run of the trials it stopped at, bit for bit, and the local
+  runner equals the serial reference on any number of processes.
+- Specs: `trials: auto` needs max_trials; target_confidence defaults to 0.95.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine import exact
+from engine.adaptive import FIRST_ROUND_BLOCKS, first_round, is_round_end, next_round
+from engine.pipeline import run_sweep
+from engine.plan import BLOCK_TRIALS
+from engine.serialize import sweep_from_dict, sweep_to_dict
+from engine.specs import AccuracyModel, AdaptiveTrials
+from scheduler.local import run_local
+from tests.engine_fixtures import assert_curves_identical, make_model, make_scenario, make_sweep
+from tests.test_cli import run_cli, write
+from tests.test_specs import SWEEP, load_sweep, spec_error, sweep_text
+
+CLEAR = make_model("clear")
+# p ~ Beta(1, 1) with majority voting: E[A(k)] = 1/2 for every k (p and 1 - p are alike), so
+# which k is most accurate is Monte Carlo noise however many trials there are.
+COIN = make_model("coin", accuracy_model=AccuracyModel.MAJORITY_VOTE, alpha=1.0, beta=1.0)
+CAP = 32 * BLOCK_TRIALS
+
+
+def scenario():
+    """Cost budget halfway between the exact mean costs of k = 10 and k = 11."""
+    budget = (exact.expected_cost(CLEAR, 10) + exact.expected_cost(CLEAR, 11)) / 2
+    return make_scenario("s", max_total_cost=budget, k_max=20)
+
+
+def adaptive_sweep(models, max_trials: int = CAP, target: float = 0.95, seed: int = 3):
+    return replace(make_sweep(models, [scenario()], max_trials, seed), adaptive=AdaptiveTrials(target, max_trials))
+
+
+def test_rounds_double_up_to_the_cap() -> None:
+    sweep = adaptive_sweep([CLEAR], max_trials=100 * BLOCK_TRIALS - 5)
+    ends = [first_round(sweep).stop]
+    while ends[-1] < 100:
+        ends.append(next_round(sweep, ends[-1]).stop)
+    assert ends == [FIRST_ROUND_BLOCKS, 16, 32, 64, 100]
+    assert [d for d in range(1, 101) if is_round_end(sweep, d)] == ends
+    fixed = make_sweep([CLEAR], [scenario()], 100 * BLOCK_TRIALS)
+    assert first_round(fixed) == range(100) and [d for d in range(1, 101) if is_round_end(fixed, d)] == [100]
+
+
+def test_exact_means_of_the_near_tie_are_all_one_half() -> None:
+    assert [exact.expected_accuracy(COIN, k) for k in (1, 2, 5, 20)] == pytest.approx([0.5] * 4, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_clear_decision_stops_earlier_than_a_near_tie(seed: int) -> None:
+    runs = {r.model.key: r for r in run_sweep(adaptive_sweep([CLEAR, COIN], seed=seed)).runs}
+    clear, tie = runs["clear"], runs["coin"]
+    assert clear.curves.trials == FIRST_ROUND_BLOCKS * BLOCK_TRIALS
+    assert all(c.confidence >= 0.95 for c in clear.decision.choices)
+    assert clear.stop_reason == f"every method's confidence reached 0.95 after {FIRST_ROUND_BLOCKS * BLOCK_TRIALS} trials"
+    assert tie.curves.trials == CAP
+    lowest = min(c.confidence for c in tie.decision.choices)
+    assert lowest < 0.95
+    assert tie.stop_reason.startswith(f"max_trials {CAP} reached; lowest confidence {lowest:.2f} (s: ")
+
+
+def test_an_adaptive_run_equals_a_fixed_run_of_the_trials_it_used() -> None:
+    adaptive = {r.model.key: r for r in run_sweep(adaptive_sweep([CLEAR, COIN])).runs}
+    for model in (CLEAR, COIN):
+        got = adaptive[model.key]
+        (fixed,) = run_sweep(make_sweep([model], [scenario()], got.curves.trials, seed=3)).runs
+        assert_curves_identical(got.curves, fixed.curves)
+        assert got.decision.choices == fixed.decision.choices
+        assert np.array_equal(got.decision.frontier, fixed.decision.frontier)
+        assert fixed.stop_reason is None
+
+
+def test_a_cap_below_the_first_round_and_an_uneven_cap() -> None:
+    (small,) = run_sweep(adaptive_sweep([COIN], max_trials=3 * BLOCK_TRIALS + 10)).runs
+    assert small.curves.trials == 3 * BLOCK_TRIALS + 10 and small.stop_reason.startswith("max_trials 3082 reached")
+    (one,) = run_sweep(adaptive_sweep([COIN], max_trials=500)).runs
+    assert one.curves.trials == 500
+    assert one.stop_reason == "max_trials 500 reached, too few blocks to measure confidence"
+    (uneven,) = run_sweep(adaptive_sweep([COIN], max_trials=20 * BLOCK_TRIALS + 1)).runs
+    assert uneven.curves.trials == 20 * BLOCK_TRIALS + 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_local_runner_equals_the_serial_reference(workers: int) -> None:
+    sweep = adaptive_sweep([CLEAR, COIN])
+    want, got = run_sweep(sweep), run_local(sweep, workers=workers)
+    for a, b in zip(want.runs, got.runs):
+        assert_curves_identical(a.curves, b.curves)
+        assert (a.decision.choices, a.stop_reason) == (b.decision.choices, b.stop_reason)
+    assert want.recommendations == got.recommendations
+
+
+# --- sweep files and the CLI ---------------------------------------------------------------------
+
+
+def test_trials_auto_is_read_and_stored() -> None:
+    sweep = load_sweep(sweep_text(trials="auto", max_trials=50000))
+    assert (sweep.trials, sweep.adaptive) == (50000, AdaptiveTrials(0.95, 50000))
+    sweep = load_sweep(sweep_text(trials="auto", max_trials=50000, target_confidence=0.99))
+    assert sweep.adaptive.target_confidence == 0.99
+    assert sweep_from_dict(sweep_to_dict(sweep)) == sweep
+    stored = sweep_to_dict(load_sweep(sweep_text()))
+    del stored["adaptive"]  # sweeps stored before adaptive trials
+    assert sweep_from_dict(stored).adaptive is None
+
+
+@pytest.mark.parametrize(
+    "top, field",
+    [
+        pytest.param({"trials": "auto"}, "max_trials", id="auto-without-cap"),
+        pytest.param({"trials": "auto", "max_trials": 0}, "max_trials", id="cap-0"),
+        pytest.param({"trials": "auto", "max_trials": 9, "target_confidence": 0}, "target_confidence", id="target-0"),
+        pytest.param({"trials": "auto", "max_trials": 9, "target_confidence": 1.5}, "target_confidence", id="target-above-1"),
+        pytest.param({"trials": 100, "max_trials": 9}, "max_trials", id="cap-without-auto"),
+        pytest.param({"trials": 100, "target_confidence": 0.9}, "target_confidence", id="target-without-auto"),
+        pytest.param({"trials": "adaptive"}, "trials", id="unknown-trials-word"),
+        pytest.param({"trials": "auto", "max_trials": 9, "mode": "legacy"}, "trials", id="legacy-auto"),
+    ],
+)
+def test_bad_adaptive_settings_name_their_field(top: dict, field: str) -> None:
+    assert spec_error(lambda: load_sweep(sweep_text(**top)), SWEEP).field == field
+
+
+def test_results_show_trials_used_and_why(tmp_path, capsys) -> None:
+    text = (
+        "name: auto\nmodels: [gpt5]\nscenarios: [balanced]\ntrials: auto\nmax_trials: 40000\n"
+        "target_confidence: 0.9\nseed: 1\n"
+    )
+    db = f"sqlite:///{tmp_path}/a.db"
+    code, out, err = run_cli(capsys, "run", str(write(tmp_path, "a.yaml", text)), "--db", db)
+    assert code == 0, err
+    assert "auto trials (until every confidence >= 0.9, at most 40000)" in out
+    assert "trials gpt5: 8192 (every method's confidence reached 0.9 after 8192 trials)" in out
+    code, out, err = run_cli(capsys, "results", "--db", db, "--json")
+    rows = json.loads(out)["results"]
+    assert {(r["trials"], r["stop_reason"]) for r in rows} == {
+        (8192, "every method's confidence reached 0.9 after 8192 trials")
+    }
+    code, out, err = run_cli(capsys, "validate", str(tmp_path / "a.yaml"))
+    assert code == 0 and "at most" in out
