@@ -46,7 +46,7 @@ def sweep_progress(store: Store, sweep_id: int, now: datetime | None = None) -> 
     groups = store.progress(sweep_id)
     partials = store.partial_times(sweep_id)
     trials_done = sum(p.trials for p in partials)
-    trials_total = row.trials * len(groups)
+    trials_total = row.trials * len(groups)  # `trials: auto`: the most it may take (max_trials)
     rate = eta = None
     if partials:
         started = min(p.created_at - timedelta(seconds=p.seconds) for p in partials)

@@ -1,8 +1,13 @@
 """From stored partials to stored answers, for sweeps whose shards run anywhere.
 
 A group's runs are finished once every shard of the group has stored its partial: the
-partials are merged in shard order (`engine.pipeline.finish_group`, the same function the
-local runner uses, so the answer is bit-identical) and written by `Store.finish_group`. A
+partials are merged in shard order (`engine.pipeline.advance_group`, the same function the
+local runner uses, so the answer is bit-identical) and written by `Store.finish_group`.
+With `trials: auto`, the group may need another round instead: its shards are enqueued first
+and the simulation extended (`Store.extend_simulation`) only once they are on the queue, so a
+broker that cannot take them leaves the group complete and unreduced, for the periodic check
+to try again; two reduces at once enqueue the same shards (the second copy stores nothing)
+and extend it once. A
 sweep is finished once all its runs are: `engine.pipeline.recommend_all` over the stored runs,
 written by `Store.finish_sweep`. The store writes each exactly once, so calling these twice,
 or from two workers at once, is harmless. The shard tasks trigger them; `check_sweeps` is the
@@ -12,9 +17,12 @@ broker dropped).
 
 from __future__ import annotations
 
-from engine.pipeline import finish_group, recommend_all
+from typing import Any, Callable
+
+from engine.pipeline import advance_group, recommend_all
 from engine.plan import simulation_groups
 from engine.specs import SweepSpec
+from scheduler.submit import enqueue, shard_message
 from storage.codec import partial_from_bytes
 from storage.rows import GroupProgress
 from storage.store import Store
@@ -29,9 +37,13 @@ def needs_reduce(store: Store, sweep_id: int, group_key: str) -> bool:
     return progress.complete and not progress.finished
 
 
-def reduce_group(store: Store, sweep_id: int, sweep: SweepSpec, group_key: str) -> str:
-    """Once all of a group's partials are stored: finish its runs, then the sweep if every
-    run is done. Says what it found or did."""
+Send = Callable[[list[dict[str, Any]]], None]
+"""Puts `infscale.simulate_shard` messages on the queue (default: scheduler.submit.enqueue)."""
+
+
+def reduce_group(store: Store, sweep_id: int, sweep: SweepSpec, group_key: str, send: Send = enqueue) -> str:
+    """Once all of a group's partials are stored: finish its runs (or, with `trials: auto`,
+    send its next round), then the sweep if every run is done. Says what it found or did."""
     progress = _group_progress(store, sweep_id, group_key)
     if not progress.complete:
         return f"{progress.shards_done} of {progress.n_shards} shards stored"
@@ -39,7 +51,10 @@ def reduce_group(store: Store, sweep_id: int, sweep: SweepSpec, group_key: str) 
     if not progress.finished:
         group = next(g for g in simulation_groups(sweep) if g.key == group_key)
         partials = [partial_from_bytes(data) for data in store.partials(sweep_id, group_key)]
-        finished = store.finish_group(sweep_id, group_key, finish_group(sweep, group, partials))
+        step = advance_group(sweep, group, partials)
+        if step.next_blocks is not None:
+            return _next_round(store, sweep_id, group_key, step.next_blocks, send)
+        finished = store.finish_group(sweep_id, group_key, step.runs)
         outcome = "group finished" if finished else "group finished elsewhere or sweep ended"
     return f"{outcome}; sweep {'done' if finish_sweep(store, sweep_id, sweep) else 'open'}"
 
@@ -61,6 +76,22 @@ def check_sweeps(store: Store) -> list[tuple[int, str]]:
         if all(g.finished for g in groups):
             finish_sweep(store, row.id, store.sweep_spec(row.id))
     return to_reduce
+
+
+def _next_round(store: Store, sweep_id: int, group_key: str, blocks: range, send: Send) -> str:
+    """Enqueue a group's next round of blocks, then extend its simulation by it."""
+    what = f"next round: blocks {blocks.start} to {blocks.stop - 1}"
+    shards = store.next_shards(sweep_id, group_key, blocks)
+    if not shards:
+        return f"{what} was sent elsewhere"
+    n_shards = shards[-1][0] + 1
+    try:
+        send([shard_message(sweep_id, group_key, i, n_shards, r) for i, r in shards])
+    except Exception as exc:  # noqa: BLE001 - whatever the broker raised: nothing is extended, try again later
+        return f"{what} not sent ({type(exc).__name__}: {exc}); the periodic check will send it"
+    if store.extend_simulation(sweep_id, group_key, blocks, len(shards)):
+        return f"{what} sent in {len(shards)} shard(s)"
+    return f"{what} was sent elsewhere (these copies store nothing)"
 
 
 def _group_progress(store: Store, sweep_id: int, group_key: str) -> GroupProgress:

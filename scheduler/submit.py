@@ -2,7 +2,9 @@
 
 The plan: each simulation group (scenarios sharing one simulation run it once) cuts its trials
 into the engine's fixed blocks, and each shard is `blocks_per_shard` consecutive blocks
-(`engine.plan.shard_ranges`; legacy mode has a single block, hence a single shard). The sweep
+(`engine.plan.shard_ranges`; legacy mode has a single block, hence a single shard). With
+`trials: auto` only the first round's blocks are enqueued here; each later round is enqueued
+by the reduce that decides it is needed (scheduler.reduce). The sweep
 is stored `pending` with one pending run per model x scenario before anything is enqueued, and
 becomes `running` once every shard is on the queue; if the broker cannot take them all, the
 sweep is marked failed with the reason, so nothing waits for shards that will never come.
@@ -15,7 +17,8 @@ from typing import Any
 from kombu.utils.url import maybe_sanitize_url
 
 from engine.errors import InfscaleError
-from engine.plan import block_plan, shard_ranges, simulation_groups
+from engine.adaptive import first_round
+from engine.plan import shard_ranges, simulation_groups
 from engine.specs import SweepSpec
 from scheduler import settings
 from storage.store import Store
@@ -30,22 +33,26 @@ class SubmitError(InfscaleError):
 
 
 def shard_messages(sweep_id: int, sweep: SweepSpec, blocks_per_shard: int) -> list[dict[str, Any]]:
-    """The keyword arguments of every `infscale.simulate_shard` task, group by group."""
-    ranges = shard_ranges(block_plan(sweep).n_blocks, blocks_per_shard)
+    """The keyword arguments of every first-round `infscale.simulate_shard` task, group by group
+    (the only round unless `trials: auto`; scheduler.reduce sends the others)."""
+    ranges = shard_ranges(first_round(sweep).stop, blocks_per_shard)
     return [
-        {
-            "sweep_id": sweep_id, "group_key": group.key, "shard_index": i, "n_shards": len(ranges),
-            "blocks": [blocks.start, blocks.stop],
-        }
+        shard_message(sweep_id, group.key, i, len(ranges), blocks)
         for group in simulation_groups(sweep)
         for i, blocks in enumerate(ranges)
     ]
 
 
+def shard_message(sweep_id: int, group_key: str, shard_index: int, n_shards: int, blocks: range) -> dict[str, Any]:
+    """The keyword arguments of one `infscale.simulate_shard` task."""
+    return {
+        "sweep_id": sweep_id, "group_key": group_key, "shard_index": shard_index, "n_shards": n_shards,
+        "blocks": [blocks.start, blocks.stop],
+    }
+
+
 def submit(sweep: SweepSpec, store: Store, broker: str | None = None, blocks_per_shard: int | None = None) -> int:
     """Record the sweep, enqueue its shards and return its id (it then runs on the workers)."""
-    if sweep.adaptive is not None:
-        raise InfscaleError(f"{sweep.source}: trials: auto runs with `infscale run` only, not yet on the workers")
     blocks_per_shard = settings.shard_blocks(blocks_per_shard)
     sweep_id = store.create_sweep(sweep, blocks_per_shard, status=SweepStatus.PENDING)
     messages = shard_messages(sweep_id, sweep, blocks_per_shard)

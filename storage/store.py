@@ -2,8 +2,9 @@
 
 Every method opens its own session; every write method is one transaction, all or nothing.
 Writes that several workers may race on are idempotent: a shard's partial is stored once
-(`save_partial`), a group's runs are finished once (`finish_group`) and a sweep is finished
-once (`finish_sweep`); the loser of a race gets False and nothing changes.
+(`save_partial`), a group's runs are finished once (`finish_group`), a `trials: auto`
+simulation gets each further round once (`extend_simulation`) and a sweep is finished once
+(`finish_sweep`); the loser of a race gets False and nothing changes.
 
 Runs and recommendations carry a revision; queries read the highest revision of each, or
 the highest one in force at a given time (`as_of`). Model prices are versioned in time
@@ -164,6 +165,32 @@ class Store:
             now = utc_now()
             for run, run_result in _match_runs(records, runs, group_key):
                 _write_run_result(session, run, run_result, now)
+            return True
+
+    def next_shards(self, sweep_id: int, group_key: str, blocks: range) -> list[tuple[int, range]]:
+        """The shards (index, blocks) a further round of `blocks` would add to a simulation, cut
+        like its first round; [] if the simulation is no longer at `blocks.start` blocks."""
+        with self._reading() as session:
+            simulation = _simulation(session, sweep_id, group_key)
+            if simulation.n_blocks != blocks.start:
+                return []
+            per_shard = _sweep_record(session, sweep_id).blocks_per_shard or len(blocks)
+            ranges = shard_ranges(len(blocks), per_shard)
+            return [
+                (simulation.n_shards + i, range(blocks.start + r.start, blocks.start + r.stop))
+                for i, r in enumerate(ranges)
+            ]
+
+    def extend_simulation(self, sweep_id: int, group_key: str, blocks: range, n_shards: int) -> bool:
+        """Add a round of `blocks` in `n_shards` shards to a simulation (`trials: auto`), exactly
+        once: False, with nothing changed, unless it is at `blocks.start` blocks and its runs
+        are pending (another reduce extended it, or the sweep ended)."""
+        with self._transaction() as session:
+            simulation = _simulation(session, sweep_id, group_key, lock=True)
+            runs = _latest_runs(session.scalars(select(RunRecord).where(RunRecord.simulation_id == simulation.id)))
+            if simulation.n_blocks != blocks.start or any(r.status != RunStatus.PENDING for r in runs):
+                return False
+            simulation.n_blocks, simulation.n_shards = blocks.stop, simulation.n_shards + n_shards
             return True
 
     def finish_sweep(self, sweep_id: int, recommendations: Iterable[Recommendation]) -> bool:
@@ -628,10 +655,9 @@ def _sweep_record(session: Session, sweep_id: int, lock: bool = False) -> SweepR
     return record
 
 
-def _simulation(session: Session, sweep_id: int, group_key: str) -> SimulationRecord:
-    simulation = session.scalar(
-        select(SimulationRecord).where(SimulationRecord.sweep_id == sweep_id, SimulationRecord.group_key == group_key)
-    )
+def _simulation(session: Session, sweep_id: int, group_key: str, lock: bool = False) -> SimulationRecord:
+    query = select(SimulationRecord).where(SimulationRecord.sweep_id == sweep_id, SimulationRecord.group_key == group_key)
+    simulation = session.scalar(query.with_for_update() if lock else query)
     if simulation is None:
         _sweep_record(session, sweep_id)
         known = session.scalars(select(SimulationRecord.group_key).where(SimulationRecord.sweep_id == sweep_id))

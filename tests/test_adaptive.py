@@ -151,3 +151,93 @@ def test_results_show_trials_used_and_why(tmp_path, capsys) -> None:
     }
     code, out, err = run_cli(capsys, "validate", str(tmp_path / "a.yaml"))
     assert code == 0 and "at most" in out
+
+
+# --- rounds on the workers (scheduler.reduce, in-process; test_distributed runs real workers) --------
+
+
+def drive_submitted(store, sweep, blocks_per_shard: int, send_fails: int = 0) -> tuple[int, list[str]]:
+    """What workers do, in this process: store every queued shard's partial, reduce the groups it
+    completes (each next round is 'sent' to the queue), until nothing is queued. The first
+    `send_fails` sends raise, as a broker that is down would. Returns (sweep id, reduce outcomes)."""
+    from engine.pipeline import simulate_shard
+    from engine.plan import simulation_groups
+    from scheduler.reduce import check_sweeps, reduce_group
+    from scheduler.submit import shard_messages
+    from storage.codec import partial_to_bytes
+
+    groups = {g.key: g for g in simulation_groups(sweep)}
+    sweep_id = store.create_sweep(sweep, blocks_per_shard, status="running")
+    queue = shard_messages(sweep_id, sweep, blocks_per_shard)
+    outcomes: list[str] = []
+    failures = [send_fails]
+
+    def send(messages: list[dict]) -> None:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise ConnectionError("broker down")
+        queue.extend(messages)
+
+    while True:
+        if not queue:  # the periodic check: complete groups whose reduce did not go through
+            unreduced = check_sweeps(store)
+            if not unreduced:
+                return sweep_id, outcomes
+            outcomes += [reduce_group(store, sweep_id, sweep, key, send) for _, key in unreduced]
+            continue
+        m = queue.pop(0)
+        partial = simulate_shard(sweep, groups[m["group_key"]], range(*m["blocks"]))
+        store.save_partial(sweep_id, m["group_key"], m["shard_index"], partial_to_bytes(partial), partial.n_trials, 0.0)
+        outcomes.append(reduce_group(store, sweep_id, sweep, m["group_key"], send))
+
+
+@pytest.mark.parametrize("blocks_per_shard", [3, 16])
+def test_rounds_through_the_reduce_give_the_local_result(tmp_path, blocks_per_shard: int) -> None:
+    from storage.store import Store
+
+    sweep = adaptive_sweep([CLEAR, COIN])
+    store = Store(f"sqlite:///{tmp_path}/d.db")
+    sweep_id, outcomes = drive_submitted(store, sweep, blocks_per_shard)
+    assert store.sweep(sweep_id).status == "done"
+    assert any("next round: blocks 8 to 15 sent" in o for o in outcomes)
+    local = run_local(sweep, workers=1)
+    got = {(r.model.key, r.scenario.name): r for r in store.run_results(sweep_id)}
+    for want in local.runs:
+        run = got[want.model.key, want.scenario.name]
+        assert_curves_identical(run.curves, want.curves)
+        assert (run.decision.choices, run.stop_reason) == (want.decision.choices, want.stop_reason)
+    assert [(c.model, c.trials) for c in store.choices(sweep_id)[::4]] == [("clear", 8 * BLOCK_TRIALS), ("coin", CAP)]
+    local_id = store.save_local_result(sweep, local)
+    strip = lambda rows: [{k: v for k, v in r.__dict__.items() if k not in ("sweep_id", "run_id")} for r in rows]  # noqa: E731
+    assert strip(store.choices(sweep_id)) == strip(store.choices(local_id))
+    assert strip(store.recommendations(sweep_id)) == strip(store.recommendations(local_id))
+
+
+def test_a_round_the_broker_cannot_take_is_sent_again_by_the_periodic_check(tmp_path) -> None:
+    from storage.store import Store
+
+    sweep = adaptive_sweep([COIN], max_trials=16 * BLOCK_TRIALS)
+    store = Store(f"sqlite:///{tmp_path}/d.db")
+    sweep_id, outcomes = drive_submitted(store, sweep, 8, send_fails=1)
+    assert any("not sent (ConnectionError: broker down); the periodic check will send it" in o for o in outcomes)
+    assert store.sweep(sweep_id).status == "done"
+    ((_, trials),) = {(c.model, c.trials) for c in store.choices(sweep_id)}
+    assert trials == 16 * BLOCK_TRIALS
+
+
+def test_a_simulation_is_extended_once(tmp_path) -> None:
+    from engine.plan import simulation_groups
+    from storage.store import Store
+
+    sweep = adaptive_sweep([COIN])
+    store = Store(f"sqlite:///{tmp_path}/d.db")
+    sweep_id = store.create_sweep(sweep, 5, status="running")
+    (group,) = simulation_groups(sweep)
+    assert [(i, r) for i, r in store.next_shards(sweep_id, group.key, range(8, 16))] == [
+        (2, range(8, 13)), (3, range(13, 16))
+    ]
+    assert store.extend_simulation(sweep_id, group.key, range(8, 16), 2)
+    assert not store.extend_simulation(sweep_id, group.key, range(8, 16), 2)  # a second reduce
+    assert store.next_shards(sweep_id, group.key, range(8, 16)) == []
+    (progress,) = store.progress(sweep_id)
+    assert (progress.n_shards, progress.shards_done) == (4, 0)

@@ -22,10 +22,12 @@ from typing import Iterator
 
 import numpy as np
 import pytest
+import yaml
 
 from cli.main import main
 from engine.pipeline import simulate_shard
 from engine.plan import block_plan, shard_ranges, simulation_groups
+from engine.specs import MODEL_FIELDS
 from scheduler.local import run_local
 from scheduler.reduce import check_sweeps
 from scheduler.submit import submit
@@ -224,6 +226,34 @@ def test_postgresql_gives_the_local_result(tmp_path, redis_server, start_worker,
     store, sweep_id = submitted(tmp_path, SMALL, fresh_postgres_url, redis_server.url, shard_blocks=1)
     assert_done(store, sweep_id, [worker])
     assert_identical(store, sweep_id, reference(SMALL))
+
+
+def test_adaptive_trials_on_workers_give_the_local_result(tmp_path, redis_server, start_worker, sqlite_url, reference):
+    """`trials: auto`: the clear decision's simulation stops after its first round of 8 blocks,
+    the near-tie's is sent round after round (by the reduces) up to max_trials; every number,
+    trial count and stop reason equals the local run's."""
+    from tests.test_adaptive import CAP, CLEAR, COIN, scenario
+
+    fields = [f for f in MODEL_FIELDS if f != "litellm_key"]
+    models = {m.key: {f: getattr(m, f).value if f == "accuracy_model" else getattr(m, f) for f in fields}
+              for m in (CLEAR, COIN)}
+    del models["clear"]["alpha"], models["clear"]["beta"]
+    catalog = write_sweep(tmp_path, yaml.safe_dump({"models": models}), "catalog.yaml")
+    s = scenario()
+    text = (
+        f"name: adaptive\ncatalog: {catalog}\nmodels: [clear, coin]\nscenarios:\n"
+        f"  - {{name: s, max_total_cost: {s.max_total_cost!r}, max_total_time: {s.max_total_time!r}, "
+        f"min_accuracy: 0, k_max: {s.k_max}, parallelism: 1, k_grid: all}}\n"
+        f"trials: auto\nmax_trials: {CAP}\nseed: 3\n"
+    )
+    worker = start_worker(sqlite_url, concurrency=2)
+    store, sweep_id = submitted(tmp_path, text, sqlite_url, redis_server.url, shard_blocks=4)
+    assert sum(g.n_shards for g in store.progress(sweep_id)) == 2 * 2  # the first round only
+    assert_done(store, sweep_id, [worker])
+    assert_identical(store, sweep_id, reference(text))  # choices carry their trials and stop reason
+    assert [(g.n_shards, g.trials_done) for g in store.progress(sweep_id)] == [(2, 8192), (8, CAP)]
+    assert {c.model: c.trials for c in store.choices(sweep_id)} == {"clear": 8192, "coin": CAP}
+    assert "next round: blocks 16 to 31 sent in 4 shard(s)" in worker.log()
 
 
 # --- faults -----------------------------------------------------------------------------------

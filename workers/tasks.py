@@ -5,7 +5,8 @@
   nothing); if that completed the group, send its `reduce_run` (or, when the broker cannot take
   it, reduce right there).
 - `infscale.reduce_run(sweep_id, group_key)`: merge the group's partials, store its runs, and
-  finish the sweep if it was the last group (scheduler.reduce).
+  finish the sweep if it was the last group; with `trials: auto`, or enqueue the group's next
+  round of shards (scheduler.reduce).
 - `infscale.check_sweeps()`: periodic (beat); sends a `reduce_run` for every complete group
   whose reduce never happened, and finishes sweeps whose runs are all done.
 - `infscale.recalc()`: periodic (beat, $INFSCALE_RECALC_SCHEDULE) or `infscale recalc`; imports
