@@ -77,8 +77,8 @@ def add_results(sub: Any) -> None:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    store = _open_store(args.db)
-    sweep_id = _sweep_id(store, args.sweep, args.as_of)
+    store = open_store(args.db)
+    sweep_id = resolve_sweep_id(store, args.sweep, args.as_of)
     choices = store.choices(sweep_id, model=args.model, scenario=args.scenario, as_of=args.as_of)
     if not choices:
         when = f" as of {format_time(args.as_of)}" if args.as_of else ""
@@ -110,8 +110,8 @@ def add_curves(sub: Any) -> None:
 
 
 def cmd_curves(args: argparse.Namespace) -> int:
-    store = _open_store(args.db)
-    stored = store.curves(_sweep_id(store, args.sweep), args.model, args.scenario)
+    store = open_store(args.db)
+    stored = store.curves(resolve_sweep_id(store, args.sweep), args.model, args.scenario)
     if args.json:
         print_json(curves_document(stored))
     else:
@@ -241,13 +241,15 @@ def cmd_fit_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_store(url: str | None) -> Any:
+def open_store(url: str | None) -> Any:
+    """The store at `url` (or the configured default), for every command that reads or writes."""
     from storage.store import Store
 
     return Store(url)
 
 
-def _sweep_id(store: Any, explicit: int | None, as_of: datetime | None = None) -> int:
+def resolve_sweep_id(store: Any, explicit: int | None, as_of: datetime | None = None) -> int:
+    """`--sweep ID` if given, else the latest finished sweep (at `as_of`); one line if there is none."""
     if explicit is not None:
         return explicit
     latest = store.latest_sweep_id(as_of)

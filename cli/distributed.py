@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from cli.commands import DB_HELP, _open_store
+from cli.commands import DB_HELP, open_store
 from cli.main import positive_int, print_json, progress_bar
 from engine.errors import InfscaleError
 
@@ -48,7 +48,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from scheduler.sweepfiles import load_sweep
 
     sweep = load_sweep(args.sweep)  # a bad file stops here: nothing stored, nothing enqueued
-    store = _open_store(args.db)
+    store = open_store(args.db)
     sweep_id = submit(sweep, store, broker=args.broker, blocks_per_shard=args.shard_blocks)
     shards = sum(g.n_shards for g in store.progress(sweep_id))
     runs = len(sweep.models) * len(sweep.scenarios)
@@ -75,7 +75,7 @@ def add_status(sub: Any) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     from scheduler.progress import sweep_progress
 
-    progress = sweep_progress(_open_store(args.db), args.id)
+    progress = sweep_progress(open_store(args.db), args.id)
     if args.json:
         print_json(progress.document())
         return 0
@@ -107,7 +107,7 @@ def add_wait(sub: Any) -> None:
 def cmd_wait(args: argparse.Namespace) -> int:
     from scheduler.progress import sweep_progress
 
-    store = _open_store(args.db)
+    store = open_store(args.db)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     progress = sweep_progress(store, args.id)
     update, close = progress_bar(progress.trials_total, f"sweep {args.id}")
@@ -146,7 +146,7 @@ def add_cancel(sub: Any) -> None:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    store = _open_store(args.db)
+    store = open_store(args.db)
     if not store.cancel_sweep(args.id):
         raise InfscaleError(f"sweep {args.id} has already ended ({store.sweep(args.id).status}); nothing to cancel")
     print(f"sweep {args.id} cancelled")

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cli.commands import DB_HELP, _open_store, _sweep_id
+from cli.commands import DB_HELP, open_store, resolve_sweep_id
 from cli.main import positive_int
 from engine.errors import InfscaleError
 
@@ -37,8 +37,8 @@ def add_plot(sub: Any) -> None:
 def cmd_plot(args: argparse.Namespace) -> int:
     from reports import plots, series
 
-    store = _open_store(args.db)
-    sweep_id = _sweep_id(store, args.sweep)
+    store = open_store(args.db)
+    sweep_id = resolve_sweep_id(store, args.sweep)
     if args.model is None:
         figures = {series.MODELS_FIGURE: series.models_figure(store, sweep_id, args.scenario)}
     else:
@@ -67,8 +67,8 @@ def add_report(sub: Any) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from reports.html import sweep_report
 
-    store = _open_store(args.db)
-    page = sweep_report(store, _sweep_id(store, args.sweep))
+    store = open_store(args.db)
+    page = sweep_report(store, resolve_sweep_id(store, args.sweep))
     if args.out.is_dir():
         raise InfscaleError(f"{args.out}: is a directory; give the report's file name, e.g. {args.out / 'report.html'}")
     try:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any, Iterable
 
-from cli.commands import DB_HELP, _open_store, _sweep_id
+from cli.commands import DB_HELP, open_store, resolve_sweep_id
 from cli.dates import format_time, since_time
 from cli.main import positive_int, print_json
 from engine.errors import InfscaleError
@@ -62,7 +62,7 @@ def cmd_prices_import(args: argparse.Namespace) -> int:
     from scheduler import settings
     from scheduler.pricefiles import import_document, import_price_file
 
-    store = _open_store(args.db)
+    store = open_store(args.db)
     price_file, imported = import_price_file(
         store, args.file, args.catalog or settings.price_catalog(), args.effective_at
     )
@@ -75,7 +75,7 @@ def cmd_prices_import(args: argparse.Namespace) -> int:
 
 
 def cmd_prices_list(args: argparse.Namespace) -> int:
-    rows = _open_store(args.db).price_history(args.model)
+    rows = open_store(args.db).price_history(args.model)
     if args.json:
         print_json({"prices": [
             {"model": r.model, **_prices(r.prices), "effective_at": r.effective_at.isoformat(), "source": r.source}
@@ -126,7 +126,7 @@ def cmd_recalc(args: argparse.Namespace) -> int:
         except BrokerUnreachable as exc:
             print(f"infscale: {exc}; recalculating in this process", file=sys.stderr)
     if document is None:
-        report = recalc(_open_store(args.db), settings.price_source(), settings.price_catalog(), args.workers)
+        report = recalc(open_store(args.db), settings.price_source(), settings.price_catalog(), args.workers)
         document = report.document()
     if args.json:
         print_json(document)
@@ -150,8 +150,8 @@ def add_history(sub: Any) -> None:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    store = _open_store(args.db)
-    sweep_id = _sweep_id(store, args.sweep)
+    store = open_store(args.db)
+    sweep_id = resolve_sweep_id(store, args.sweep)
     revisions = store.run_history(sweep_id, args.model, args.scenario)
     if not revisions:
         raise InfscaleError(f"sweep {sweep_id}: {args.model} under {args.scenario} has no finished revision")
@@ -187,8 +187,8 @@ def add_diff(sub: Any) -> None:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    store = _open_store(args.db)
-    changes = store.changes(_sweep_id(store, args.sweep), args.since)
+    store = open_store(args.db)
+    changes = store.changes(resolve_sweep_id(store, args.sweep), args.since)
     document = _diff_document(changes, args.since)
     if args.json:
         print_json(document)
