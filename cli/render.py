@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Sequence
 
-METHOD_ORDER = ("max_accuracy", "max_cube", "utopia", "knee")
+from reports.series import METHOD_ORDER, json_float, json_floats
 
 
 def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Sequence[Any]) -> dict[str, Any]:
@@ -15,8 +14,8 @@ def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Seq
         "results": [
             {
                 "model": c.model, "scenario": c.scenario, "method": c.method, "status": c.status,
-                "k": c.k, "total_cost": _num(c.total_cost), "total_time": _num(c.total_time),
-                "accuracy": _num(c.accuracy), "reason": c.reason, "confidence": _num(c.confidence),
+                "k": c.k, "total_cost": json_float(c.total_cost), "total_time": json_float(c.total_time),
+                "accuracy": json_float(c.accuracy), "reason": c.reason, "confidence": json_float(c.confidence),
                 "trials": c.trials, "stop_reason": c.stop_reason,
             }
             for c in choices
@@ -24,8 +23,8 @@ def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Seq
         "recommendations": [
             {
                 "scenario": r.scenario, "method": r.method, "status": r.status, "model": r.model,
-                "k": r.k, "total_cost": _num(r.total_cost), "total_time": _num(r.total_time),
-                "accuracy": _num(r.accuracy), "reason": r.reason,
+                "k": r.k, "total_cost": json_float(r.total_cost), "total_time": json_float(r.total_time),
+                "accuracy": json_float(r.accuracy), "reason": r.reason,
             }
             for r in recommendations
         ],
@@ -39,8 +38,8 @@ def curves_document(stored: Any) -> dict[str, Any]:
     for name in ("cost", "time", "accuracy"):
         metric = getattr(c, name)
         for stat in ("mean", "se", "p05", "p50", "p95"):
-            doc[f"{name}_{stat}"] = [_num(v) for v in getattr(metric, stat)]
-    doc["feasible_probability"] = [_num(v) for v in c.feasible_probability]
+            doc[f"{name}_{stat}"] = json_floats(getattr(metric, stat))
+    doc["feasible_probability"] = json_floats(c.feasible_probability)
     doc["feasible"] = stored.feasible.tolist()
     doc["on_frontier"] = stored.on_frontier.tolist()
     return doc
@@ -129,12 +128,6 @@ def _k_cell(choice: Any) -> str:
         cell = "none" if choice.status == "no_knee" else "-"
     return cell if choice.confidence is None else f"{cell} ({choice.confidence:.2f})"
 
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) or math.isinf(value) else value
 
 
 def _unique(values: Iterable[str]) -> list[str]:

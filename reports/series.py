@@ -44,11 +44,11 @@ def run_figures(store: Any, sweep_id: int, model: str, scenario: str) -> dict[st
         "accuracy": {
             **head, "figure": "accuracy",
             "k": _ints(k),
-            "mean": _floats(c.accuracy.mean),
-            "ci95_low": _floats(c.accuracy.mean - Z_95 * c.accuracy.se),
-            "ci95_high": _floats(c.accuracy.mean + Z_95 * c.accuracy.se),
-            "p05": _floats(c.accuracy.p05),
-            "p95": _floats(c.accuracy.p95),
+            "mean": json_floats(c.accuracy.mean),
+            "ci95_low": json_floats(c.accuracy.mean - Z_95 * c.accuracy.se),
+            "ci95_high": json_floats(c.accuracy.mean + Z_95 * c.accuracy.se),
+            "p05": json_floats(c.accuracy.p05),
+            "p95": json_floats(c.accuracy.p95),
             "feasible_k": feasible_k,
             "chosen": chosen,
         },
@@ -122,21 +122,21 @@ def _points(stored: Any, mask: np.ndarray) -> dict[str, list]:
     c = stored.curves
     return {
         "k": _ints(c.k[mask]),
-        "total_cost": _floats(c.cost.mean[mask]),
-        "total_time": _floats(c.time.mean[mask]),
-        "accuracy": _floats(c.accuracy.mean[mask]),
+        "total_cost": json_floats(c.cost.mean[mask]),
+        "total_time": json_floats(c.time.mean[mask]),
+        "accuracy": json_floats(c.accuracy.mean[mask]),
     }
 
 
 def _band(metric: Any) -> dict[str, list]:
-    return {"mean": _floats(metric.mean), "p05": _floats(metric.p05), "p95": _floats(metric.p95)}
+    return {"mean": json_floats(metric.mean), "p05": json_floats(metric.p05), "p95": json_floats(metric.p95)}
 
 
 def _choice(row: Any) -> dict[str, Any]:
     return {
         "method": row.method, "status": row.status, "k": row.k,
-        "total_cost": _float(row.total_cost), "total_time": _float(row.total_time),
-        "accuracy": _float(row.accuracy), "reason": row.reason,
+        "total_cost": json_float(row.total_cost), "total_time": json_float(row.total_time),
+        "accuracy": json_float(row.accuracy), "reason": row.reason,
     }
 
 
@@ -148,11 +148,11 @@ def _ints(values: np.ndarray) -> list[int]:
     return [int(v) for v in values]
 
 
-def _floats(values: Sequence[float] | np.ndarray) -> list[float | None]:
-    return [_float(v) for v in values]
+def json_floats(values: Sequence[float] | np.ndarray) -> list[float | None]:
+    return [json_float(v) for v in values]
 
 
-def _float(value: Any) -> float | None:
+def json_float(value: Any) -> float | None:
     """JSON has no NaN: a missing or undefined number (e.g. SE of one trial) is null."""
     if value is None:
         return None
