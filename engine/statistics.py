@@ -22,6 +22,7 @@ below 1e-9 per trial); a quantile falling there is reported at the span's edge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -93,6 +94,7 @@ class Curves:
     feasible_probability: np.ndarray  # P(all three budgets met) per k
 
 
+@lru_cache(maxsize=256)
 def bins_for(group: SimulationGroup) -> Bins:
     """Histogram bins from the spec alone (exact means and conservative deviations)."""
     model, k = group.model, group.grid().astype(np.float64)
@@ -127,7 +129,10 @@ def bins_for(group: SimulationGroup) -> Bins:
     lo = np.where(narrow, lo - tiny, lo)
     span = np.where(narrow, 2 * tiny, span)
     # Widen by a hair so the top value (accuracy 1.0) falls inside the last interior bin.
-    return Bins(lo=lo, width=span * (1.0 + 1e-9) / N_BINS)
+    width = span * (1.0 + 1e-9) / N_BINS
+    lo.flags.writeable = False  # cached and shared by every shard of the group
+    width.flags.writeable = False
+    return Bins(lo=lo, width=width)
 
 
 def merge(parts: Sequence[Partial]) -> Partial:
