@@ -33,9 +33,9 @@ from typing import Iterator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scheduler.submit import submit  # noqa: E402
-from scheduler.sweepfiles import load_sweep  # noqa: E402
-from storage.store import Store  # noqa: E402
+from infscale.scheduler.submit import submit  # noqa: E402
+from infscale.scheduler.sweepfiles import load_sweep  # noqa: E402
+from infscale.storage.store import Store  # noqa: E402
 from tests.services import RedisServer, Worker, wait_for  # noqa: E402
 
 TINY = """\

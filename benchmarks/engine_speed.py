@@ -26,12 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.catalog import PAPER, builtin_catalog, builtin_scenarios  # noqa: E402
-from engine.legacy import simulate_legacy  # noqa: E402
-from engine.plan import BlockPlan, SimulationGroup  # noqa: E402
-from engine.simulation import simulate_blocks  # noqa: E402
-from engine.specs import KGrid, ScenarioSpec  # noqa: E402
-from engine.statistics import bins_for  # noqa: E402
+from infscale.engine.catalog import PAPER, builtin_catalog, builtin_scenarios  # noqa: E402
+from infscale.engine.legacy import simulate_legacy  # noqa: E402
+from infscale.engine.plan import BlockPlan, SimulationGroup  # noqa: E402
+from infscale.engine.simulation import simulate_blocks  # noqa: E402
+from infscale.engine.specs import KGrid, ScenarioSpec  # noqa: E402
+from infscale.engine.statistics import bins_for  # noqa: E402
 
 
 def throughput(blocks: int) -> None:
@@ -86,7 +86,7 @@ def peak_memory(trials: int) -> None:
         path = Path(tmp, "sweep.yaml")
         path.write_text(sweep)
         script = (
-            "import resource, sys; from cli.main import main; rc = main(sys.argv[1:]);"
+            "import resource, sys; from infscale.cli.main import main; rc = main(sys.argv[1:]);"
             "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
             "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
             "print(f'RSS {me} {kids}', file=sys.stderr); sys.exit(rc)"

@@ -11,10 +11,10 @@ import time
 from datetime import datetime
 from typing import Any
 
-from cli.dates import as_of_time, format_time
-from cli.main import elapsed, positive_int, print_json, progress_bar
-from cli.render import curves_document, curves_table, results_document, results_table, trials_text
-from engine.errors import InfscaleError
+from infscale.cli.dates import as_of_time, format_time
+from infscale.cli.main import elapsed, positive_int, print_json, progress_bar
+from infscale.cli.render import curves_document, curves_table, results_document, results_table, trials_text
+from infscale.engine.errors import InfscaleError
 
 DB_HELP = "database URL (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db)"
 
@@ -34,9 +34,9 @@ def add_run(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from scheduler.local import run_local, total_trials
-    from scheduler.sweepfiles import load_sweep
-    from storage.store import Store
+    from infscale.scheduler.local import run_local, total_trials
+    from infscale.scheduler.sweepfiles import load_sweep
+    from infscale.storage.store import Store
 
     sweep = load_sweep(args.sweep)
     start = time.perf_counter()
@@ -130,9 +130,9 @@ def add_validate(sub: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from engine.plan import block_plan, simulation_groups
-    from engine.serialize import sweep_to_dict
-    from scheduler.sweepfiles import load_sweep
+    from infscale.engine.plan import block_plan, simulation_groups
+    from infscale.engine.serialize import sweep_to_dict
+    from infscale.scheduler.sweepfiles import load_sweep
 
     sweep = load_sweep(args.sweep)
     if args.json:
@@ -166,9 +166,9 @@ def add_catalog(sub: Any) -> None:
 def cmd_catalog(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from engine.catalog import builtin_scenarios
-    from engine.serialize import model_to_dict, scenario_to_dict
-    from engine.sweepfile import load_catalog
+    from infscale.engine.catalog import builtin_scenarios
+    from infscale.engine.serialize import model_to_dict, scenario_to_dict
+    from infscale.engine.sweepfile import load_catalog
 
     models = load_catalog(args.catalog, lambda p: Path(p).read_text(), args.catalog)
     scenarios = builtin_scenarios()
@@ -212,7 +212,7 @@ def add_fit_accuracy(sub: Any) -> None:
 def cmd_fit_accuracy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from engine.difficulty_fit import fit_beta, parse_pass_rates
+    from infscale.engine.difficulty_fit import fit_beta, parse_pass_rates
 
     try:
         text = Path(args.file).read_text()
@@ -243,7 +243,7 @@ def cmd_fit_accuracy(args: argparse.Namespace) -> int:
 
 def open_store(url: str | None) -> Any:
     """The store at `url` (or the configured default), for every command that reads or writes."""
-    from storage.store import Store
+    from infscale.storage.store import Store
 
     return Store(url)
 

@@ -13,9 +13,9 @@ import sys
 import time
 from typing import Any
 
-from cli.commands import DB_HELP, open_store
-from cli.main import positive_int, print_json, progress_bar
-from engine.errors import InfscaleError
+from infscale.cli.commands import DB_HELP, open_store
+from infscale.cli.main import positive_int, print_json, progress_bar
+from infscale.engine.errors import InfscaleError
 
 BROKER_HELP = "Redis broker URL (default: $INFSCALE_BROKER_URL or redis://127.0.0.1:6379/0)"
 POLL_SECONDS = 0.5
@@ -43,9 +43,9 @@ def add_submit(sub: Any) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from engine.plan import simulation_groups
-    from scheduler.submit import submit
-    from scheduler.sweepfiles import load_sweep
+    from infscale.engine.plan import simulation_groups
+    from infscale.scheduler.submit import submit
+    from infscale.scheduler.sweepfiles import load_sweep
 
     sweep = load_sweep(args.sweep)  # a bad file stops here: nothing stored, nothing enqueued
     store = open_store(args.db)
@@ -73,7 +73,7 @@ def add_status(sub: Any) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from scheduler.progress import sweep_progress
+    from infscale.scheduler.progress import sweep_progress
 
     progress = sweep_progress(open_store(args.db), args.id)
     if args.json:
@@ -105,7 +105,7 @@ def add_wait(sub: Any) -> None:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    from scheduler.progress import sweep_progress
+    from infscale.scheduler.progress import sweep_progress
 
     store = open_store(args.db)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
@@ -156,11 +156,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def add_worker(sub: Any) -> None:
     p = sub.add_parser(
         "worker", help="start a Celery worker with infscale's settings",
-        description="Run `celery -A workers.app worker` with the broker and database given here (or "
+        description="Run `celery -A infscale.workers.app worker` with the broker and database given here (or "
         "in $INFSCALE_BROKER_URL and $INFSCALE_DATABASE_URL). The plain celery command works too "
         "with those variables set; every Celery setting lives in workers/app.py.",
         epilog="equivalent: INFSCALE_BROKER_URL=... INFSCALE_DATABASE_URL=... "
-        "celery -A workers.app worker --concurrency 2 --loglevel INFO",
+        "celery -A infscale.workers.app worker --concurrency 2 --loglevel INFO",
     )
     p.add_argument("--concurrency", type=positive_int, help="pool processes (default: one per core)")
     p.add_argument("--broker", help=BROKER_HELP)
@@ -179,7 +179,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def add_beat(sub: Any) -> None:
     p = sub.add_parser(
         "beat", help="run the periodic scheduler (exactly one per cluster)",
-        description="Run `celery -A workers.app beat`: every $INFSCALE_CHECK_INTERVAL seconds (30) it "
+        description="Run `celery -A infscale.workers.app beat`: every $INFSCALE_CHECK_INTERVAL seconds (30) it "
         "sends infscale.check_sweeps, which finishes sweeps whose shards are all stored but whose "
         "reduce was lost; on $INFSCALE_RECALC_SCHEDULE (crontab, UTC, default nightly 0 2 * * *) it "
         "sends infscale.recalc, which imports $INFSCALE_PRICE_SOURCE and recomputes the runs whose "
@@ -199,7 +199,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
 def add_flower(sub: Any) -> None:
     p = sub.add_parser(
         "flower", help="run Flower, the web monitor of the workers and their tasks",
-        description="Run `celery -A workers.app flower`: tasks with their readable arguments (sweep, "
+        description="Run `celery -A infscale.workers.app flower`: tasks with their readable arguments (sweep, "
         "group, shard i of n), retries and failures, workers, and the queue. Basic auth from "
         "$INFSCALE_FLOWER_BASIC_AUTH (user:password, kept out of the process list); with "
         "--persistent, its state is kept in $INFSCALE_FLOWER_DB.",
@@ -212,7 +212,7 @@ def add_flower(sub: Any) -> None:
 
 
 def cmd_flower(args: argparse.Namespace) -> int:
-    from scheduler import settings
+    from infscale.scheduler import settings
 
     env = {"FLOWER_PORT": str(args.port)}
     if settings.flower_basic_auth():
@@ -223,8 +223,8 @@ def cmd_flower(args: argparse.Namespace) -> int:
 
 
 def celery_command(program: str, extra: list[str], loglevel: str = "INFO") -> list[str]:
-    """The `celery -A workers.app PROGRAM` command line the wrappers run."""
-    return [sys.executable, "-m", "celery", "-A", "workers.app", program, "--loglevel", loglevel, *extra]
+    """The `celery -A infscale.workers.app PROGRAM` command line the wrappers run."""
+    return [sys.executable, "-m", "celery", "-A", "infscale.workers.app", program, "--loglevel", loglevel, *extra]
 
 
 def _exec_celery(program: str, extra: list[str], args: argparse.Namespace, env: dict[str, str] | None = None) -> None:
@@ -255,7 +255,7 @@ def add_db(sub: Any) -> None:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from kombu.utils.url import maybe_sanitize_url
 
-    from storage.database import database_url, upgrade
+    from infscale.storage.database import database_url, upgrade
 
     url = database_url(args.db)
     upgrade(url)

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any, Callable, Sequence
 
-from engine.errors import InfscaleError
+from infscale.engine.errors import InfscaleError
 
 EXIT_USER_ERROR = 2
 
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     # Handler modules are imported here, not at the top, so that `infscale --help` stays fast.
-    from cli import commands, distributed, plotting, prices
+    from infscale.cli import commands, distributed, plotting, prices
 
     for register in commands.REGISTRY + distributed.REGISTRY + plotting.REGISTRY + prices.REGISTRY:
         register(sub)

@@ -10,9 +10,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cli.commands import DB_HELP, open_store, resolve_sweep_id
-from cli.main import positive_int
-from engine.errors import InfscaleError
+from infscale.cli.commands import DB_HELP, open_store, resolve_sweep_id
+from infscale.cli.main import positive_int
+from infscale.engine.errors import InfscaleError
 
 
 def add_plot(sub: Any) -> None:
@@ -35,7 +35,7 @@ def add_plot(sub: Any) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from reports import plots, series
+    from infscale.reports import plots, series
 
     store = open_store(args.db)
     sweep_id = resolve_sweep_id(store, args.sweep)
@@ -65,7 +65,7 @@ def add_report(sub: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from reports.html import sweep_report
+    from infscale.reports.html import sweep_report
 
     store = open_store(args.db)
     page = sweep_report(store, resolve_sweep_id(store, args.sweep))

@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import Any, Iterable
 
-from cli.commands import DB_HELP, open_store, resolve_sweep_id
-from cli.dates import format_time, since_time
-from cli.main import positive_int, print_json
-from engine.errors import InfscaleError
+from infscale.cli.commands import DB_HELP, open_store, resolve_sweep_id
+from infscale.cli.dates import format_time, since_time
+from infscale.cli.main import positive_int, print_json
+from infscale.engine.errors import InfscaleError
 
 CATALOG_HELP = (
     "catalog whose litellm_key values say which LiteLLM name is which model: builtin:paper or a file "
@@ -59,8 +59,8 @@ def add_prices(sub: Any) -> None:
 
 
 def cmd_prices_import(args: argparse.Namespace) -> int:
-    from scheduler import settings
-    from scheduler.pricefiles import import_document, import_price_file
+    from infscale.scheduler import settings
+    from infscale.scheduler.pricefiles import import_document, import_price_file
 
     store = open_store(args.db)
     price_file, imported = import_price_file(
@@ -116,8 +116,8 @@ def add_recalc(sub: Any) -> None:
 
 
 def cmd_recalc(args: argparse.Namespace) -> int:
-    from scheduler import settings
-    from scheduler.recalc import BrokerUnreachable, recalc, send_recalc
+    from infscale.scheduler import settings
+    from infscale.scheduler.recalc import BrokerUnreachable, recalc, send_recalc
 
     document = None
     if not args.in_process and settings.broker_configured(args.broker):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from reports.series import METHOD_ORDER, json_float, json_floats
+from infscale.reports.series import METHOD_ORDER, json_float, json_floats
 
 
 def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Sequence[Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from engine.specs import AccuracyModel, ModelSpec
+from infscale.engine.specs import AccuracyModel, ModelSpec
 
 
 def accuracy_of_counts(model: AccuracyModel, counts: np.ndarray, k: np.ndarray) -> np.ndarray:

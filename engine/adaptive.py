@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from engine.plan import block_plan
-from engine.selection import Decision
-from engine.specs import AdaptiveTrials, ScenarioSpec, SweepSpec
+from infscale.engine.plan import block_plan
+from infscale.engine.selection import Decision
+from infscale.engine.specs import AdaptiveTrials, ScenarioSpec, SweepSpec
 
 FIRST_ROUND_BLOCKS = 8
 """Blocks of a group's first round: enough for a first bootstrap of its decisions."""

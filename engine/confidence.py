@@ -20,9 +20,9 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.plan import N_METRICS, SimulationGroup, model_stream_key
-from engine.selection import Decision, KneeVariant, decide
-from engine.statistics import Curves, MetricCurve, Partial
+from infscale.engine.plan import N_METRICS, SimulationGroup, model_stream_key
+from infscale.engine.selection import Decision, KneeVariant, decide
+from infscale.engine.statistics import Curves, MetricCurve, Partial
 
 REPLICATES = 200
 """Bootstrap replicates per simulation group: the confidence is a multiple of 1/200."""

@@ -20,8 +20,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from engine.accuracy import expected_pass_at_k
-from engine.errors import SpecError
+from infscale.engine.accuracy import expected_pass_at_k
+from infscale.engine.errors import SpecError
 
 LOGIT_MEAN_BOUNDS = (-14.0, 14.0)
 """The box searched for logit(alpha / (alpha + beta)): means from 8e-7 to 1 - 8e-7."""

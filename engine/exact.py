@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from engine.accuracy import expected_correctness
-from engine.specs import ModelSpec
+from infscale.engine.accuracy import expected_correctness
+from infscale.engine.specs import ModelSpec
 
 _SQRT2 = math.sqrt(2.0)
 _erf = np.frompyfunc(math.erf, 1, 1)

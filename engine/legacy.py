@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.plan import N_BINS, N_METRICS, SimulationGroup
-from engine.specs import ModelSpec
-from engine.statistics import Bins, Partial, block_statistics
+from infscale.engine.plan import N_BINS, N_METRICS, SimulationGroup
+from infscale.engine.specs import ModelSpec
+from infscale.engine.statistics import Bins, Partial, block_statistics
 
 
 def legacy_trials(model: ModelSpec, k: int, parallelism: int, trials: int, seed: int) -> np.ndarray:

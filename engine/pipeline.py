@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
-from engine.adaptive import first_round, is_round_end, next_round, stop_reason
-from engine.confidence import with_confidence
-from engine.legacy import simulate_legacy
-from engine.plan import SimulationGroup, block_plan, simulation_groups
-from engine.selection import Decision, KneeVariant, Recommendation, decide, recommend
-from engine.simulation import simulate_blocks
-from engine.specs import Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
-from engine.statistics import Curves, Partial, bins_for, merge, summarize
+from infscale.engine.adaptive import first_round, is_round_end, next_round, stop_reason
+from infscale.engine.confidence import with_confidence
+from infscale.engine.legacy import simulate_legacy
+from infscale.engine.plan import SimulationGroup, block_plan, simulation_groups
+from infscale.engine.selection import Decision, KneeVariant, Recommendation, decide, recommend
+from infscale.engine.simulation import simulate_blocks
+from infscale.engine.specs import Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from infscale.engine.statistics import Curves, Partial, bins_for, merge, summarize
 
 
 @dataclass(frozen=True)

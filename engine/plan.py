@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.errors import SpecError
-from engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from infscale.engine.errors import SpecError
+from infscale.engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 
 BLOCK_TRIALS = 1024
 """Trials per block in standard mode. Fixed: changing it changes every stored result."""
@@ -112,7 +112,7 @@ def partial_bytes(group: SimulationGroup, n_blocks: int) -> int:
 
 def working_bytes(group: SimulationGroup, plan: BlockPlan, mode: Mode) -> int:
     """Peak memory of simulating one block of the group."""
-    from engine.simulation import ROW_CHUNK  # the chunk size lives with the loop that uses it
+    from infscale.engine.simulation import ROW_CHUNK  # the chunk size lives with the loop that uses it
 
     if mode is Mode.LEGACY:
         return 8 * 6 * plan.trials + 8 * group.k_max * 8

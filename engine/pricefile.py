@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping
 
-from engine.errors import SpecError
-from engine.prices import PriceQuote, Prices
-from engine.specs import ModelSpec, catalog_from_mapping
-from engine.sweepfile import parse_yaml
+from infscale.engine.errors import SpecError
+from infscale.engine.prices import PriceQuote, Prices
+from infscale.engine.specs import ModelSpec, catalog_from_mapping
+from infscale.engine.sweepfile import parse_yaml
 
 LITELLM_INPUT = "input_cost_per_token"
 LITELLM_OUTPUT = "output_cost_per_token"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from engine.specs import ModelSpec
+from infscale.engine.specs import ModelSpec
 
 PRICE_FIELDS = ("c_in", "c_out", "t_in", "t_out")
 

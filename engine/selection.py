@@ -13,9 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.frontier import pareto_mask
-from engine.specs import ScenarioSpec
-from engine.statistics import Curves
+from infscale.engine.frontier import pareto_mask
+from infscale.engine.specs import ScenarioSpec
+from infscale.engine.statistics import Curves
 
 
 class Method(str, Enum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from engine.specs import AccuracyModel, AdaptiveTrials, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from infscale.engine.specs import AccuracyModel, AdaptiveTrials, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 
 
 def model_to_dict(model: ModelSpec) -> dict[str, Any]:

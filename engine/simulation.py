@@ -22,10 +22,10 @@ from typing import Iterable
 
 import numpy as np
 
-from engine.plan import N_BINS, N_METRICS, BlockPlan, SimulationGroup, model_stream_key
-from engine.accuracy import accuracy_of_counts
-from engine.specs import Latency
-from engine.statistics import Bins, Partial, block_statistics, merge
+from infscale.engine.plan import N_BINS, N_METRICS, BlockPlan, SimulationGroup, model_stream_key
+from infscale.engine.accuracy import accuracy_of_counts
+from infscale.engine.specs import Latency
+from infscale.engine.statistics import Bins, Partial, block_statistics, merge
 
 ROW_CHUNK = 64
 """Inferences processed at a time inside a block: keeps the working set in cache."""

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from engine.errors import SpecError
+from infscale.engine.errors import SpecError
 
 
 class Mode(str, Enum):

@@ -27,14 +27,14 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.errors import MergeError
-from engine.exact import (
+from infscale.engine.errors import MergeError
+from infscale.engine.exact import (
     accuracy_quantile,
     expected_input_tokens,
     expected_output_tokens,
 )
-from engine.plan import N_BINS, N_METRICS, SimulationGroup
-from engine.specs import Latency
+from infscale.engine.plan import N_BINS, N_METRICS, SimulationGroup
+from infscale.engine.specs import Latency
 
 METRICS = ("cost", "time", "accuracy")
 QUANTILES = (0.05, 0.50, 0.95)

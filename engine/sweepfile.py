@@ -6,9 +6,9 @@ from typing import Any, Callable
 
 import yaml
 
-from engine.catalog import BUILTIN_PREFIX, builtin_catalog, builtin_scenarios
-from engine.errors import SpecError
-from engine.specs import ModelSpec, SweepSpec, catalog_from_mapping, sweep_from_mapping
+from infscale.engine.catalog import BUILTIN_PREFIX, builtin_catalog, builtin_scenarios
+from infscale.engine.errors import SpecError
+from infscale.engine.specs import ModelSpec, SweepSpec, catalog_from_mapping, sweep_from_mapping
 
 ReadText = Callable[[str], str]
 """Reads a catalog path named in a sweep (relative to the sweep) and returns its text."""

@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any, Sequence
 
-from engine.errors import InfscaleError
-from reports import plots, series
-from reports.series import METHOD_ORDER, method_label
+from infscale.engine.errors import InfscaleError
+from infscale.reports import plots, series
+from infscale.reports.series import METHOD_ORDER, method_label
 
 REPORT_DPI = 72  # a paper-sized sweep (27 runs) stays a few MB
 PER_MODEL_FIGURES = ("cube", "accuracy")

@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-from reports.series import method_label
+from infscale.reports.series import method_label
 
 DPI = 90
 FIGURE_INCHES = {"cube": (8.0, 6.5), "accuracy": (8.0, 4.8), "cost_time": (8.0, 6.0), "models": (12.0, 5.0)}

@@ -11,8 +11,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from engine.selection import Method
-from engine.specs import ScenarioSpec
+from infscale.engine.selection import Method
+from infscale.engine.specs import ScenarioSpec
 
 RUN_FIGURES = ("cube", "accuracy", "cost_time")
 MODELS_FIGURE = "models"

@@ -13,11 +13,11 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Callable
 
-from engine.adaptive import first_round
-from engine.pipeline import RunResult, SweepResult, advance_group, order_runs, recommend_all, simulate_shard
-from engine.plan import SimulationGroup, block_plan, shard_ranges, simulation_groups
-from engine.specs import SweepSpec
-from engine.statistics import Partial, merge
+from infscale.engine.adaptive import first_round
+from infscale.engine.pipeline import RunResult, SweepResult, advance_group, order_runs, recommend_all, simulate_shard
+from infscale.engine.plan import SimulationGroup, block_plan, shard_ranges, simulation_groups
+from infscale.engine.specs import SweepSpec
+from infscale.engine.statistics import Partial, merge
 
 Progress = Callable[[int], None]
 """Called with the number of trials just finished (summed over groups)."""

@@ -7,13 +7,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine.catalog import BUILTIN_PREFIX
-from engine.errors import SpecError
-from engine.pricefile import PriceFile, parse_price_file
-from engine.specs import ModelSpec
-from engine.sweepfile import catalog_from_yaml, load_catalog
-from storage.rows import PriceImport
-from storage.store import Store
+from infscale.engine.catalog import BUILTIN_PREFIX
+from infscale.engine.errors import SpecError
+from infscale.engine.pricefile import PriceFile, parse_price_file
+from infscale.engine.specs import ModelSpec
+from infscale.engine.sweepfile import catalog_from_yaml, load_catalog
+from infscale.storage.rows import PriceImport
+from infscale.storage.store import Store
 
 STORED_MODELS = "the models of the stored sweeps"
 """What maps LiteLLM names to models when no catalog is named: each model's latest stored run."""

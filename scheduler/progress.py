@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage.rows import SweepRow
-from storage.store import Store
-from storage.tables import FINAL_SWEEP_STATUSES, utc_now
+from infscale.storage.rows import SweepRow
+from infscale.storage.store import Store
+from infscale.storage.tables import FINAL_SWEEP_STATUSES, utc_now
 
 
 @dataclass(frozen=True)

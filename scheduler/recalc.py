@@ -21,17 +21,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, Mapping
 
-from engine.errors import InfscaleError
-from engine.pipeline import recommend_all
-from engine.pricefile import PriceFile
-from engine.prices import Prices, is_stale, reprice
-from engine.specs import ModelSpec
-from scheduler import settings
-from scheduler.local import run_local
-from scheduler.pricefiles import import_document, import_price_file
-from storage.rows import PriceImport, RunModel
-from storage.store import Store
-from storage.tables import SweepStatus
+from infscale.engine.errors import InfscaleError
+from infscale.engine.pipeline import recommend_all
+from infscale.engine.pricefile import PriceFile
+from infscale.engine.prices import Prices, is_stale, reprice
+from infscale.engine.specs import ModelSpec
+from infscale.scheduler import settings
+from infscale.scheduler.local import run_local
+from infscale.scheduler.pricefiles import import_document, import_price_file
+from infscale.storage.rows import PriceImport, RunModel
+from infscale.storage.store import Store
+from infscale.storage.tables import SweepStatus
 
 BROKER_CONNECT_RETRIES = 2
 """Attempts to reach the broker before `send_recalc` gives up (a down broker fails in ~1 s)."""
@@ -160,7 +160,7 @@ def send_recalc(broker: str | None, timeout: float) -> dict[str, Any]:
     from celery.exceptions import TimeoutError as CeleryTimeout
     from kombu.utils.url import maybe_sanitize_url
 
-    from workers.app import RECALC, make_app  # Celery is imported only when sending
+    from infscale.workers.app import RECALC, make_app  # Celery is imported only when sending
 
     app = make_app(broker)
     url = maybe_sanitize_url(settings.broker_url(broker))

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from engine.pipeline import advance_group, recommend_all
-from engine.plan import simulation_groups
-from engine.specs import SweepSpec
-from scheduler.submit import enqueue, shard_message
-from storage.codec import partial_from_bytes
-from storage.rows import GroupProgress
-from storage.store import Store
-from storage.tables import SweepStatus
+from infscale.engine.pipeline import advance_group, recommend_all
+from infscale.engine.plan import simulation_groups
+from infscale.engine.specs import SweepSpec
+from infscale.scheduler.submit import enqueue, shard_message
+from infscale.storage.codec import partial_from_bytes
+from infscale.storage.rows import GroupProgress
+from infscale.storage.store import Store
+from infscale.storage.tables import SweepStatus
 
 OPEN_STATUSES = (SweepStatus.PENDING.value, SweepStatus.RUNNING.value)
 

@@ -91,7 +91,7 @@ def recalc_schedule() -> tuple[str, str, str, str, str]:
     raw = os.environ.get("INFSCALE_RECALC_SCHEDULE") or DEFAULT_RECALC_SCHEDULE
     fields = raw.split()
     if len(fields) != 5:
-        from engine.errors import InfscaleError
+        from infscale.engine.errors import InfscaleError
 
         raise InfscaleError(
             f"environment: INFSCALE_RECALC_SCHEDULE: must be a crontab of five fields "
@@ -107,7 +107,7 @@ def _int(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        from engine.errors import InfscaleError
+        from infscale.engine.errors import InfscaleError
 
         raise InfscaleError(f"environment: {name}: must be an integer, got {raw!r}") from None
     return value

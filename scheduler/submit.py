@@ -16,13 +16,13 @@ from typing import Any
 
 from kombu.utils.url import maybe_sanitize_url
 
-from engine.errors import InfscaleError
-from engine.adaptive import first_round
-from engine.plan import shard_ranges, simulation_groups
-from engine.specs import SweepSpec
-from scheduler import settings
-from storage.store import Store
-from storage.tables import SweepStatus
+from infscale.engine.errors import InfscaleError
+from infscale.engine.adaptive import first_round
+from infscale.engine.plan import shard_ranges, simulation_groups
+from infscale.engine.specs import SweepSpec
+from infscale.scheduler import settings
+from infscale.storage.store import Store
+from infscale.storage.tables import SweepStatus
 
 BROKER_CONNECT_RETRIES = 2
 """Attempts to reach the broker before a submit gives up (a down broker fails in ~1 s)."""
@@ -68,7 +68,7 @@ def submit(sweep: SweepSpec, store: Store, broker: str | None = None, blocks_per
 
 def enqueue(messages: list[dict[str, Any]], broker: str | None = None) -> None:
     """Send one `infscale.simulate_shard` task per message, over one connection."""
-    from workers.app import SIMULATE_SHARD, make_app  # Celery is imported only when sending
+    from infscale.workers.app import SIMULATE_SHARD, make_app  # Celery is imported only when sending
 
     app = make_app(broker)
     with app.connection_for_write() as connection:

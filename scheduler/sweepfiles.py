@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.errors import SpecError
-from engine.plan import check_memory
-from engine.specs import SweepSpec
-from engine.sweepfile import sweep_from_yaml
-from scheduler.settings import memory_limit_bytes
+from infscale.engine.errors import SpecError
+from infscale.engine.plan import check_memory
+from infscale.engine.specs import SweepSpec
+from infscale.engine.sweepfile import sweep_from_yaml
+from infscale.scheduler.settings import memory_limit_bytes
 
 
 def load_sweep(path: str | Path) -> SweepSpec:

@@ -13,8 +13,8 @@ import zlib
 import numpy as np
 from numpy.lib import format as npy
 
-from engine.statistics import Partial
-from storage.errors import CorruptPartial
+from infscale.engine.statistics import Partial
+from infscale.storage.errors import CorruptPartial
 
 MAGIC = b"ISP1"
 FIELDS = ("blocks", "trials", "sums", "m2", "feasible", "hist")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import InfscaleError
+from infscale.engine.errors import InfscaleError
 
 
 class NotFound(InfscaleError):

@@ -11,9 +11,9 @@ from datetime import datetime
 
 import numpy as np
 
-from engine.prices import Prices
-from engine.specs import ModelSpec
-from engine.statistics import Curves
+from infscale.engine.prices import Prices
+from infscale.engine.specs import ModelSpec
+from infscale.engine.statistics import Curves
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.adaptive import first_round
-from engine.pipeline import RunResult, SweepResult
-from engine.plan import block_plan, shard_ranges, simulation_groups
-from engine.prices import PriceQuote, Prices, prices_of
-from engine.selection import Choice, Decision, Method, Recommendation, Status
-from engine.serialize import (
+from infscale.engine.adaptive import first_round
+from infscale.engine.pipeline import RunResult, SweepResult
+from infscale.engine.plan import block_plan, shard_ranges, simulation_groups
+from infscale.engine.prices import PriceQuote, Prices, prices_of
+from infscale.engine.selection import Choice, Decision, Method, Recommendation, Status
+from infscale.engine.serialize import (
     model_from_dict,
     model_to_dict,
     scenario_from_dict,
@@ -36,11 +36,11 @@ from engine.serialize import (
     sweep_from_dict,
     sweep_to_dict,
 )
-from engine.specs import ModelSpec, SweepSpec
-from engine.statistics import METRICS, Curves, MetricCurve
-from storage.database import database_url, make_engine, upgrade, writer
-from storage.errors import NotFound
-from storage.rows import (
+from infscale.engine.specs import ModelSpec, SweepSpec
+from infscale.engine.statistics import METRICS, Curves, MetricCurve
+from infscale.storage.database import database_url, make_engine, upgrade, writer
+from infscale.storage.errors import NotFound
+from infscale.storage.rows import (
     Changes,
     ChoiceRow,
     GroupProgress,
@@ -55,7 +55,7 @@ from storage.rows import (
     StoredCurves,
     SweepRow,
 )
-from storage.tables import (
+from infscale.storage.tables import (
     FINAL_SWEEP_STATUSES,
     ChoiceRecord,
     CurvePointRecord,

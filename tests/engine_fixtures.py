@@ -12,12 +12,12 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.catalog import builtin_catalog, builtin_scenarios
-from engine.pipeline import RunResult, run_sweep
-from engine.plan import SimulationGroup, simulation_groups
-from engine.simulation import block_streams, difficulty_stream
-from engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
-from engine.statistics import Curves, MetricCurve
+from infscale.engine.catalog import builtin_catalog, builtin_scenarios
+from infscale.engine.pipeline import RunResult, run_sweep
+from infscale.engine.plan import SimulationGroup, simulation_groups
+from infscale.engine.simulation import block_streams, difficulty_stream
+from infscale.engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from infscale.engine.statistics import Curves, MetricCurve
 
 PAPER_MODELS = builtin_catalog("builtin:paper")
 PAPER_SCENARIOS = builtin_scenarios()

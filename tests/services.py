@@ -1,7 +1,7 @@
 """Real servers for the distributed tests and benchmark: a redis-server and Celery workers.
 
 `RedisServer` runs `redis-server` on a free port in a temporary directory (append-only file on,
-so a restart keeps the queue); `Worker` runs `celery -A workers.app worker` as a subprocess with
+so a restart keeps the queue); `Worker` runs `celery -A infscale.workers.app worker` as a subprocess with
 infscale's environment variables, logging to a file. Both run in their own process group and
 `stop()` kills the whole group, so no test leaves a process behind. Nothing is mocked.
 """
@@ -109,7 +109,7 @@ class RedisServer:
 
 
 class Worker:
-    """`celery -A workers.app worker` with the given broker, database and extra environment."""
+    """`celery -A infscale.workers.app worker` with the given broker, database and extra environment."""
 
     def __init__(self, name: str, broker: str, database: str, log_dir: Path, concurrency: int = 1,
                  env: dict[str, str] | None = None, beat: bool = False, via_cli: bool = False) -> None:
@@ -123,11 +123,11 @@ class Worker:
             **(env or {}),
         }
         if via_cli:  # `infscale worker`, the wrapper a user types
-            self.argv = [sys.executable, "-m", "cli.main", "worker", "--concurrency", str(concurrency),
+            self.argv = [sys.executable, "-m", "infscale.cli.main", "worker", "--concurrency", str(concurrency),
                          "--broker", broker, "--db", database] + (["--beat"] if beat else [])
         else:  # the plain celery command the wrapper runs, with a name and a faster start
             self.argv = [
-                sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool", "prefork",
+                sys.executable, "-m", "celery", "-A", "infscale.workers.app", "worker", "--pool", "prefork",
                 "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle",  # no peer chatter: faster start, same semantics
             ] + (["--beat", "--schedule", str(log_dir / f"beat-{name}")] if beat else [])

@@ -18,19 +18,19 @@ import pytest
 import yaml
 from scipy import special, stats
 
-from engine import exact
-from engine.accuracy import (
+from infscale.engine import exact
+from infscale.engine.accuracy import (
     accuracy_of_counts,
     correct_count_pmf,
     expected_majority_vote,
     expected_pass_at_k,
 )
-from engine.plan import BLOCK_TRIALS, BlockPlan
-from engine.serialize import model_from_dict, model_to_dict
-from engine.simulation import simulate_blocks
-from engine.specs import AccuracyModel
-from engine.statistics import bins_for
-from engine.sweepfile import catalog_from_yaml
+from infscale.engine.plan import BLOCK_TRIALS, BlockPlan
+from infscale.engine.serialize import model_from_dict, model_to_dict
+from infscale.engine.simulation import simulate_blocks
+from infscale.engine.specs import AccuracyModel
+from infscale.engine.statistics import bins_for
+from infscale.engine.sweepfile import catalog_from_yaml
 from tests.engine_fixtures import (
     crn_raw_correct_counts,
     crn_raw_trials,

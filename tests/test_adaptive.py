@@ -16,13 +16,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine import exact
-from engine.adaptive import FIRST_ROUND_BLOCKS, first_round, is_round_end, next_round
-from engine.pipeline import run_sweep
-from engine.plan import BLOCK_TRIALS
-from engine.serialize import sweep_from_dict, sweep_to_dict
-from engine.specs import AccuracyModel, AdaptiveTrials
-from scheduler.local import run_local
+from infscale.engine import exact
+from infscale.engine.adaptive import FIRST_ROUND_BLOCKS, first_round, is_round_end, next_round
+from infscale.engine.pipeline import run_sweep
+from infscale.engine.plan import BLOCK_TRIALS
+from infscale.engine.serialize import sweep_from_dict, sweep_to_dict
+from infscale.engine.specs import AccuracyModel, AdaptiveTrials
+from infscale.scheduler.local import run_local
 from tests.engine_fixtures import assert_curves_identical, make_model, make_scenario, make_sweep
 from tests.test_cli import run_cli, write
 from tests.test_specs import SWEEP, load_sweep, spec_error, sweep_text
@@ -160,11 +160,11 @@ def drive_submitted(store, sweep, blocks_per_shard: int, send_fails: int = 0) ->
     """What workers do, in this process: store every queued shard's partial, reduce the groups it
     completes (each next round is 'sent' to the queue), until nothing is queued. The first
     `send_fails` sends raise, as a broker that is down would. Returns (sweep id, reduce outcomes)."""
-    from engine.pipeline import simulate_shard
-    from engine.plan import simulation_groups
-    from scheduler.reduce import check_sweeps, reduce_group
-    from scheduler.submit import shard_messages
-    from storage.codec import partial_to_bytes
+    from infscale.engine.pipeline import simulate_shard
+    from infscale.engine.plan import simulation_groups
+    from infscale.scheduler.reduce import check_sweeps, reduce_group
+    from infscale.scheduler.submit import shard_messages
+    from infscale.storage.codec import partial_to_bytes
 
     groups = {g.key: g for g in simulation_groups(sweep)}
     sweep_id = store.create_sweep(sweep, blocks_per_shard, status="running")
@@ -193,7 +193,7 @@ def drive_submitted(store, sweep, blocks_per_shard: int, send_fails: int = 0) ->
 
 @pytest.mark.parametrize("blocks_per_shard", [3, 16])
 def test_rounds_through_the_reduce_give_the_local_result(tmp_path, blocks_per_shard: int) -> None:
-    from storage.store import Store
+    from infscale.storage.store import Store
 
     sweep = adaptive_sweep([CLEAR, COIN])
     store = Store(f"sqlite:///{tmp_path}/d.db")
@@ -214,7 +214,7 @@ def test_rounds_through_the_reduce_give_the_local_result(tmp_path, blocks_per_sh
 
 
 def test_a_round_the_broker_cannot_take_is_sent_again_by_the_periodic_check(tmp_path) -> None:
-    from storage.store import Store
+    from infscale.storage.store import Store
 
     sweep = adaptive_sweep([COIN], max_trials=16 * BLOCK_TRIALS)
     store = Store(f"sqlite:///{tmp_path}/d.db")
@@ -226,8 +226,8 @@ def test_a_round_the_broker_cannot_take_is_sent_again_by_the_periodic_check(tmp_
 
 
 def test_a_simulation_is_extended_once(tmp_path) -> None:
-    from engine.plan import simulation_groups
-    from storage.store import Store
+    from infscale.engine.plan import simulation_groups
+    from infscale.storage.store import Store
 
     sweep = adaptive_sweep([COIN])
     store = Store(f"sqlite:///{tmp_path}/d.db")

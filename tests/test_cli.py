@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli.main import main
-from engine.pipeline import finish_group, order_runs, recommend_all, simulate_shard
-from engine.plan import block_plan, shard_ranges, simulation_groups
-from scheduler.sweepfiles import load_sweep
-from storage.store import Store
+from infscale.cli.main import main
+from infscale.engine.pipeline import finish_group, order_runs, recommend_all, simulate_shard
+from infscale.engine.plan import block_plan, shard_ranges, simulation_groups
+from infscale.scheduler.sweepfiles import load_sweep
+from infscale.storage.store import Store
 
 SMALL_SWEEP = """\
 name: small
@@ -197,7 +197,7 @@ def test_block_grouping_and_order_do_not_change_stored_results(tmp_path):
                 random.Random(3).shuffle(parts)
             runs.extend(finish_group(sweep, group, parts))
         ordered = order_runs(sweep, runs)
-        from engine.pipeline import SweepResult
+        from infscale.engine.pipeline import SweepResult
 
         store = Store(f"sqlite:///{tmp_path}/{variant}.db")
         store.save_local_result(sweep, SweepResult(ordered, recommend_all(sweep, ordered)))

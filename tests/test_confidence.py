@@ -13,11 +13,11 @@ import json
 
 import numpy as np
 
-from engine.confidence import REPLICATES, resample_weights
-from engine.pipeline import finish_group, run_sweep, simulate_shard
-from engine.plan import BLOCK_TRIALS, block_plan, shard_ranges
-from engine.selection import Method, Status
-from engine.specs import Mode
+from infscale.engine.confidence import REPLICATES, resample_weights
+from infscale.engine.pipeline import finish_group, run_sweep, simulate_shard
+from infscale.engine.plan import BLOCK_TRIALS, block_plan, shard_ranges
+from infscale.engine.selection import Method, Status
+from infscale.engine.specs import Mode
 from tests.engine_fixtures import PAPER_MODELS, PAPER_SCENARIOS, make_model, make_scenario, make_sweep, only_group, run_one
 from tests.test_cli import run_cli, write
 

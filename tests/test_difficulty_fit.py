@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
-from engine.accuracy import expected_pass_at_k
-from engine.difficulty_fit import nelder_mead
-from engine.specs import AccuracyModel
-from engine.sweepfile import catalog_from_yaml
+from infscale.engine.accuracy import expected_pass_at_k
+from infscale.engine.difficulty_fit import nelder_mead
+from infscale.engine.specs import AccuracyModel
+from infscale.engine.sweepfile import catalog_from_yaml
 from tests.test_cli import GOOD_CATALOG, run_cli, write
 
 

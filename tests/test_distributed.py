@@ -24,16 +24,16 @@ import numpy as np
 import pytest
 import yaml
 
-from cli.main import main
-from engine.pipeline import simulate_shard
-from engine.plan import block_plan, shard_ranges, simulation_groups
-from engine.specs import MODEL_FIELDS
-from scheduler.local import run_local
-from scheduler.reduce import check_sweeps
-from scheduler.submit import submit
-from scheduler.sweepfiles import load_sweep
-from storage.codec import partial_to_bytes
-from storage.store import Store
+from infscale.cli.main import main
+from infscale.engine.pipeline import simulate_shard
+from infscale.engine.plan import block_plan, shard_ranges, simulation_groups
+from infscale.engine.specs import MODEL_FIELDS
+from infscale.scheduler.local import run_local
+from infscale.scheduler.reduce import check_sweeps
+from infscale.scheduler.submit import submit
+from infscale.scheduler.sweepfiles import load_sweep
+from infscale.storage.codec import partial_to_bytes
+from infscale.storage.store import Store
 from tests.services import QUEUE, REPO, RedisServer, ServiceError, Worker, cpu_ticks, wait_for
 
 SMALL = """\
@@ -192,7 +192,7 @@ def task_ids(log: str, event: str) -> set[str]:
 
 def cli(*argv: str) -> subprocess.CompletedProcess:
     """The installed command line, in a fresh process (what a user types)."""
-    return subprocess.run([sys.executable, "-m", "cli.main", *argv], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "infscale.cli.main", *argv], cwd=REPO, capture_output=True,
                           text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from engine import exact
+from infscale.engine import exact
 from tests.engine_fixtures import PAPER_MODELS, SATURATING, WIDE, make_model
 
 MODELS = [PAPER_MODELS["gpt5"], PAPER_MODELS["nvidia-nemotron-nano-9b-v2"], SATURATING, WIDE]

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.frontier import pareto_mask
+from infscale.engine.frontier import pareto_mask
 
 
 def brute_force_front(cost: np.ndarray, time: np.ndarray, accuracy: np.ndarray) -> np.ndarray:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import exact
-from engine.errors import SpecError
-from engine.plan import BLOCK_TRIALS, BlockPlan, simulation_groups
-from engine.serialize import scenario_from_dict, scenario_to_dict, sweep_from_dict, sweep_to_dict
-from engine.simulation import ROW_CHUNK, simulate_blocks, wave_prefix
-from engine.specs import KGrid, Latency, Mode
-from engine.statistics import bins_for
+from infscale.engine import exact
+from infscale.engine.errors import SpecError
+from infscale.engine.plan import BLOCK_TRIALS, BlockPlan, simulation_groups
+from infscale.engine.serialize import scenario_from_dict, scenario_to_dict, sweep_from_dict, sweep_to_dict
+from infscale.engine.simulation import ROW_CHUNK, simulate_blocks, wave_prefix
+from infscale.engine.specs import KGrid, Latency, Mode
+from infscale.engine.statistics import bins_for
 from tests.engine_fixtures import (
     PAPER_MODELS,
     WIDE,
@@ -113,7 +113,7 @@ def test_waves_are_never_below_the_paper_latency_for_the_same_draws(parallelism:
     waves = make_scenario("waves", latency=Latency.WAVES, **common)
     sweep = make_sweep([model], [paper, waves], TRIALS, seed=4)
     assert len(simulation_groups(sweep)) == 2
-    from engine.pipeline import run_sweep
+    from infscale.engine.pipeline import run_sweep
 
     by_name = {r.scenario.name: r.curves for r in run_sweep(sweep).runs}
     p, w = by_name["paper"], by_name["waves"]
@@ -196,7 +196,7 @@ def test_a_waves_scenario_runs_stores_and_shows_through_the_cli(tmp_path, capsys
     code, out, err = run_cli(capsys, "run", str(sweep), "--db", db)
     assert code == 0, err
     assert "P = 4, waves latency)" in out and "P = 4)" in out
-    from storage.store import Store
+    from infscale.storage.store import Store
 
     store = Store(db)
     paper = store.curves(1, "gpt5", "balanced").curves

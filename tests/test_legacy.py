@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import exact
-from engine.legacy import legacy_trials
-from engine.selection import KneeVariant, Method, knee_position
-from engine.specs import KGrid, Mode, ModelSpec
+from infscale.engine import exact
+from infscale.engine.legacy import legacy_trials
+from infscale.engine.selection import KneeVariant, Method, knee_position
+from infscale.engine.specs import KGrid, Mode, ModelSpec
 from tests.engine_fixtures import (
     PAPER_MODELS,
     PAPER_SCENARIOS,

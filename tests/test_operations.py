@@ -17,8 +17,8 @@ from typing import Iterator
 import pytest
 import yaml
 
-from cli.main import build_parser
-from storage.store import Store
+from infscale.cli.main import build_parser
+from infscale.storage.store import Store
 from tests.services import REPO, RedisServer, Worker, free_port, wait_for
 
 AUTH = "ops:s3cret-for-tests"
@@ -42,7 +42,7 @@ def stack(tmp_path: Path) -> Iterator[dict]:
            "INFSCALE_FLOWER_BASIC_AUTH": AUTH, "INFSCALE_FLOWER_DB": str(tmp_path / "flower.db"),
            "PYTHONPATH": str(REPO)}
     log = open(tmp_path / "flower.log", "ab")
-    flower = subprocess.Popen([sys.executable, "-m", "cli.main", "flower", "--port", str(port), "--persistent"],
+    flower = subprocess.Popen([sys.executable, "-m", "infscale.cli.main", "flower", "--port", str(port), "--persistent"],
                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     worker = Worker("ops", redis_server.url, db, tmp_path, concurrency=1)
     try:
@@ -60,11 +60,11 @@ def stack(tmp_path: Path) -> Iterator[dict]:
 def test_flower_lists_the_sweeps_tasks_by_name_behind_basic_auth(stack):
     sweep = stack["tmp"] / "sweep.yaml"
     sweep.write_text(SWEEP)
-    submit = subprocess.run([sys.executable, "-m", "cli.main", "submit", str(sweep), "--json", "--shard-blocks", "1"],
+    submit = subprocess.run([sys.executable, "-m", "infscale.cli.main", "submit", str(sweep), "--json", "--shard-blocks", "1"],
                             cwd=REPO, env=stack["env"], capture_output=True, text=True, timeout=60)
     assert submit.returncode == 0, submit.stderr
     sweep_id = json.loads(submit.stdout)["sweep"]
-    waited = subprocess.run([sys.executable, "-m", "cli.main", "wait", str(sweep_id), "--timeout", "120"],
+    waited = subprocess.run([sys.executable, "-m", "infscale.cli.main", "wait", str(sweep_id), "--timeout", "120"],
                             cwd=REPO, env=stack["env"], capture_output=True, text=True, timeout=180)
     assert waited.returncode == 0, waited.stdout + waited.stderr
 

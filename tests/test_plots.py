@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli.main import main
-from reports import plots, series
-from scheduler.local import run_local
-from scheduler.sweepfiles import load_sweep
-from storage.store import Store
+from infscale.cli.main import main
+from infscale.reports import plots, series
+from infscale.scheduler.local import run_local
+from infscale.scheduler.sweepfiles import load_sweep
+from infscale.storage.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP_YAML = """\
@@ -247,6 +247,6 @@ def test_empty_database_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_cli_starts_without_matplotlib():
-    code = "import sys, cli.main; cli.main.build_parser(); print('matplotlib' in sys.modules)"
+    code = "import sys, infscale.cli.main as m; m.build_parser(); print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

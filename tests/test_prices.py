@@ -23,13 +23,13 @@ import numpy as np
 import pytest
 import yaml
 
-from cli.main import main
-from cli.render import results_document
-from engine.catalog import PAPER_MODELS, builtin_scenarios
-from engine.errors import InfscaleError
-from scheduler.recalc import exclusive
-from storage.rows import StoredCurves
-from storage.store import Store
+from infscale.cli.main import main
+from infscale.cli.render import results_document
+from infscale.engine.catalog import PAPER_MODELS, builtin_scenarios
+from infscale.engine.errors import InfscaleError
+from infscale.scheduler.recalc import exclusive
+from infscale.storage.rows import StoredCurves
+from infscale.storage.store import Store
 from tests.services import REPO, RedisServer, Worker, free_port
 from tests.test_distributed import curve_arrays, redis_server, results_of  # noqa: F401 (a fixture)
 
@@ -349,7 +349,7 @@ def test_a_bad_price_file_is_one_line_exit_2_and_changes_nothing(flow: Flow, tmp
 def test_upgrade_from_0001_dates_existing_recommendations_by_their_sweep(tmp_path: Path) -> None:
     from alembic import command
 
-    from storage.database import alembic_config, make_engine, upgrade, writer
+    from infscale.storage.database import alembic_config, make_engine, upgrade, writer
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     sweep = write(tmp_path, "small.yaml", SMALL_SWEEP.format(catalog="builtin:paper"))
@@ -399,7 +399,7 @@ def test_recalc_on_postgresql(tmp_path: Path, fresh_postgres_url: str) -> None:
 def test_beat_schedule_is_the_configured_crontab_in_utc(monkeypatch: pytest.MonkeyPatch) -> None:
     from celery.schedules import crontab
 
-    from workers.app import RECALC, make_app
+    from infscale.workers.app import RECALC, make_app
 
     monkeypatch.delenv("INFSCALE_RECALC_SCHEDULE", raising=False)
     conf = make_app().conf
@@ -443,7 +443,7 @@ def test_recalc_runs_on_a_worker_and_a_second_trigger_is_harmless(tmp_path: Path
         assert held["skipped"] and held["sweeps"] == [] and counts(url)["model_prices"] == 0
 
         # Two triggers at once (as from two beats): one recomputes, the other finds nothing to do.
-        from workers.app import RECALC, make_app
+        from infscale.workers.app import RECALC, make_app
 
         app = make_app(redis_server.url)
         results = [app.send_task(RECALC) for _ in range(2)]

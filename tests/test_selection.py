@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.selection import KneeVariant, Method, Status, decide, knee_position, recommend
+from infscale.engine.selection import KneeVariant, Method, Status, decide, knee_position, recommend
 from tests.engine_fixtures import make_curves, make_scenario
 
 UNIT = make_scenario(max_total_cost=1.0, max_total_time=1.0, min_accuracy=0.0, k_max=5)

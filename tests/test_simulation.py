@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from engine import exact
-from engine.plan import BLOCK_TRIALS, BlockPlan
-from engine.simulation import simulate_blocks
-from engine.specs import KGrid
-from engine.statistics import bins_for
+from infscale.engine import exact
+from infscale.engine.plan import BLOCK_TRIALS, BlockPlan
+from infscale.engine.simulation import simulate_blocks
+from infscale.engine.specs import KGrid
+from infscale.engine.statistics import bins_for
 from tests.engine_fixtures import (
     PAPER_MODELS,
     SATURATING,

@@ -9,11 +9,11 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from engine.catalog import builtin_catalog
-from engine.errors import SpecError
-from engine.plan import BLOCK_TRIALS, check_memory
-from engine.specs import KGrid, Mode, SweepSpec
-from engine.sweepfile import catalog_from_yaml, sweep_from_yaml
+from infscale.engine.catalog import builtin_catalog
+from infscale.engine.errors import SpecError
+from infscale.engine.plan import BLOCK_TRIALS, check_memory
+from infscale.engine.specs import KGrid, Mode, SweepSpec
+from infscale.engine.sweepfile import catalog_from_yaml, sweep_from_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_CATALOG = Path(__file__).resolve().parents[2] / "shared/reference/reference-config.yaml"

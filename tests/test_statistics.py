@@ -14,12 +14,12 @@ import random
 import numpy as np
 import pytest
 
-from engine import exact
-from engine.errors import MergeError
-from engine.plan import BLOCK_TRIALS, BlockPlan, shard_ranges
-from engine.simulation import simulate_blocks
-from engine.specs import KGrid
-from engine.statistics import QUANTILES, Partial, bins_for, merge, summarize
+from infscale.engine import exact
+from infscale.engine.errors import MergeError
+from infscale.engine.plan import BLOCK_TRIALS, BlockPlan, shard_ranges
+from infscale.engine.simulation import simulate_blocks
+from infscale.engine.specs import KGrid
+from infscale.engine.statistics import QUANTILES, Partial, bins_for, merge, summarize
 from tests.engine_fixtures import (
     PAPER_MODELS,
     SATURATING,

@@ -22,17 +22,17 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, exc, text
 from sqlalchemy.engine import make_url
 
-from engine.errors import InfscaleError
-from engine.pipeline import SweepResult, finish_group, recommend_all, run_sweep, simulate_shard
-from engine.plan import block_plan, shard_ranges, simulation_groups
-from engine.specs import SweepSpec
-from engine.statistics import METRICS
-from engine.sweepfile import sweep_from_yaml
-from storage.codec import MAGIC, partial_from_bytes, partial_to_bytes
-from storage.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, database_url, make_engine, upgrade
-from storage.errors import CorruptPartial, NotFound
-from storage.store import STATS, Store
-from storage.tables import Base
+from infscale.engine.errors import InfscaleError
+from infscale.engine.pipeline import SweepResult, finish_group, recommend_all, run_sweep, simulate_shard
+from infscale.engine.plan import block_plan, shard_ranges, simulation_groups
+from infscale.engine.specs import SweepSpec
+from infscale.engine.statistics import METRICS
+from infscale.engine.sweepfile import sweep_from_yaml
+from infscale.storage.codec import MAGIC, partial_from_bytes, partial_to_bytes
+from infscale.storage.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, database_url, make_engine, upgrade
+from infscale.storage.errors import CorruptPartial, NotFound
+from infscale.storage.store import STATS, Store
+from infscale.storage.tables import Base
 
 TABLES = (
     "sweeps", "simulations", "partials", "runs", "curve_points", "choices", "recommendations", "model_prices",

@@ -1,4 +1,4 @@
-"""The Celery app: `celery -A workers.app worker` (or `infscale worker`) runs the tasks of
+"""The Celery app: `celery -A infscale.workers.app worker` (or `infscale worker`) runs the tasks of
 `workers.tasks` with the settings below.
 
 Every Celery setting infscale relies on is in `celery_config`, each with the reason it is
@@ -14,8 +14,8 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 
-from engine.errors import InfscaleError
-from scheduler import settings
+from infscale.engine.errors import InfscaleError
+from infscale.scheduler import settings
 
 CHECK_SWEEPS = "infscale.check_sweeps"
 RECALC = "infscale.recalc"
@@ -71,7 +71,7 @@ def celery_config(broker: str | None = None) -> dict[str, Any]:
         # store a result (e.g. a task called with ignore_result=False) is dropped after an hour.
         "task_ignore_result": True,
         "result_expires": 3600,
-        # Task events for Flower (`celery -A workers.app flower`): sent, started, succeeded,
+        # Task events for Flower (`celery -A infscale.workers.app flower`): sent, started, succeeded,
         # retried, failed, with each task's readable keyword arguments.
         "worker_send_task_events": True,
         "task_send_sent_event": True,
@@ -102,7 +102,7 @@ def recalc_crontab() -> crontab:
 
 def make_app(broker: str | None = None) -> Celery:
     """A Celery app with infscale's configuration; the workers' tasks are registered on it."""
-    celery = Celery("infscale", include=["workers.tasks"])
+    celery = Celery("infscale", include=["infscale.workers.tasks"])
     celery.conf.update(celery_config(broker))
     return celery
 

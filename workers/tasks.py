@@ -27,16 +27,16 @@ from typing import Any
 from celery import Task
 from kombu.exceptions import OperationalError
 
-from engine import pipeline
-from engine.errors import InfscaleError
-from engine.plan import SimulationGroup, simulation_groups
-from engine.specs import SweepSpec
-from scheduler import recalc as recalculation
-from scheduler import reduce, settings
-from storage.codec import partial_to_bytes
-from storage.store import Store
-from storage.tables import FINAL_SWEEP_STATUSES
-from workers.app import CHECK_SWEEPS, RECALC, REDUCE_RUN, SIMULATE_SHARD, app
+from infscale.engine import pipeline
+from infscale.engine.errors import InfscaleError
+from infscale.engine.plan import SimulationGroup, simulation_groups
+from infscale.engine.specs import SweepSpec
+from infscale.scheduler import recalc as recalculation
+from infscale.scheduler import reduce, settings
+from infscale.storage.codec import partial_to_bytes
+from infscale.storage.store import Store
+from infscale.storage.tables import FINAL_SWEEP_STATUSES
+from infscale.workers.app import CHECK_SWEEPS, RECALC, REDUCE_RUN, SIMULATE_SHARD, app
 
 log = logging.getLogger(__name__)
 

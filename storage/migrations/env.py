@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from storage.database import database_url, make_engine
-from storage.tables import Base
+from infscale.storage.database import database_url, make_engine
+from infscale.storage.tables import Base
 
 
 def run_migrations(connection) -> None:  # noqa: ANN001 (a SQLAlchemy Connection)
