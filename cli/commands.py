@@ -15,6 +15,7 @@ from infscale.cli.dates import as_of_time, format_time
 from infscale.cli.main import elapsed, positive_int, print_json, progress_bar
 from infscale.cli.render import curves_document, curves_table, results_document, results_table, trials_text
 from infscale.engine.errors import InfscaleError
+from infscale.reports.tables import columns_of, curves_columns, to_csv
 
 DB_HELP = "database URL (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db)"
 
@@ -72,7 +73,7 @@ def add_results(sub: Any) -> None:
     p.add_argument("--scenario", help="only this scenario")
     p.add_argument("--as-of", type=as_of_time, metavar="DATE",
                    help="the revisions in force at that time: ISO date (its end) or datetime, UTC")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    add_output_flags(p, "print JSON on stdout", "print the choices as CSV on stdout")
     p.set_defaults(handler=cmd_results)
 
 
@@ -84,6 +85,9 @@ def cmd_results(args: argparse.Namespace) -> int:
         when = f" as of {format_time(args.as_of)}" if args.as_of else ""
         raise InfscaleError(f"sweep {sweep_id}: no results for model={args.model} scenario={args.scenario}{when}")
     recs = store.recommendations(sweep_id, scenario=args.scenario, as_of=args.as_of)
+    if args.csv:
+        print(to_csv(columns_of(choices)), end="")
+        return 0
     if args.json:
         print_json(results_document(sweep_id, choices, recs))
         return 0
@@ -105,17 +109,21 @@ def add_curves(sub: Any) -> None:
     p.add_argument("--scenario", required=True, help="scenario name, e.g. balanced")
     p.add_argument("--sweep", type=positive_int, help="sweep id (default: the latest finished sweep)")
     p.add_argument("--db", help=DB_HELP)
-    p.add_argument("--json", action="store_true", help="print JSON arrays on stdout")
+    add_output_flags(p, "print JSON arrays on stdout", "print one CSV row per k on stdout")
     p.set_defaults(handler=cmd_curves)
 
 
 def cmd_curves(args: argparse.Namespace) -> int:
     store = open_store(args.db)
-    stored = store.curves(resolve_sweep_id(store, args.sweep), args.model, args.scenario)
+    sweep_id = resolve_sweep_id(store, args.sweep)
+    stored = store.curves(sweep_id, args.model, args.scenario)
+    choices = store.choices(sweep_id, model=args.model, scenario=args.scenario)
     if args.json:
-        print_json(curves_document(stored))
+        print_json(curves_document(stored, choices))
+    elif args.csv:
+        print(to_csv(curves_columns(stored, choices)), end="")
     else:
-        print(curves_table(stored))
+        print(curves_table(stored, choices))
     return 0
 
 
@@ -239,6 +247,13 @@ def cmd_fit_accuracy(args: argparse.Namespace) -> int:
     print(f"alpha: {fit.alpha:.6g}")
     print(f"beta: {fit.beta:.6g}")
     return 0
+
+
+def add_output_flags(parser: argparse.ArgumentParser, json_help: str, csv_help: str) -> None:
+    """`--json` or `--csv` (not both) for a command that prints a table."""
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help=json_help)
+    out.add_argument("--csv", action="store_true", help=csv_help)
 
 
 def open_store(url: str | None) -> Any:

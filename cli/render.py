@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from infscale.reports.series import METHOD_ORDER, json_float, json_floats
+from infscale.reports.series import METHOD_ORDER, json_float
+from infscale.reports.tables import chosen_by_k, curves_columns
 
 
 def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Sequence[Any]) -> dict[str, Any]:
@@ -31,17 +32,12 @@ def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Seq
     }
 
 
-def curves_document(stored: Any) -> dict[str, Any]:
-    """The `--json` contract of `curves`: one array per column, aligned on k."""
-    c = stored.curves
-    doc: dict[str, Any] = {"model": stored.model, "scenario": stored.scenario, "trials": c.trials, "k": c.k.tolist()}
-    for name in ("cost", "time", "accuracy"):
-        metric = getattr(c, name)
-        for stat in ("mean", "se", "p05", "p50", "p95"):
-            doc[f"{name}_{stat}"] = json_floats(getattr(metric, stat))
-    doc["feasible_probability"] = json_floats(c.feasible_probability)
-    doc["feasible"] = stored.feasible.tolist()
-    doc["on_frontier"] = stored.on_frontier.tolist()
+def curves_document(stored: Any, choices: Sequence[Any] = ()) -> dict[str, Any]:
+    """The `--json` contract of `curves`: one array per column, aligned on k, and the k each
+    method chose (`chosen`: method -> k, null when it chose none)."""
+    doc: dict[str, Any] = {"model": stored.model, "scenario": stored.scenario, "trials": stored.curves.trials}
+    doc.update(curves_columns(stored, choices))
+    doc["chosen"] = {c.method: c.k for c in choices}
     return doc
 
 
@@ -101,9 +97,11 @@ def trials_text(sweep: Any) -> str:
     return f"auto trials (until every confidence >= {a.target_confidence:g}, at most {a.max_trials})"
 
 
-def curves_table(stored: Any) -> str:
-    """k, means with standard errors, spread, feasibility and frontier membership."""
+def curves_table(stored: Any, choices: Sequence[Any] = ()) -> str:
+    """k, means with standard errors, spread, feasibility, frontier membership and the methods
+    that chose each k."""
     c = stored.curves
+    chosen = chosen_by_k(choices)
     lines = [
         f"{stored.model} under {stored.scenario}: {c.trials} trials",
         f"{'k':>6} {'cost $':>10} {'+-se':>9} {'time s':>9} {'+-se':>8} {'accuracy':>9} {'+-se':>9} "
@@ -111,6 +109,8 @@ def curves_table(stored: Any) -> str:
     ]
     for j, k in enumerate(c.k):
         flags = ("feasible" if stored.feasible[j] else "") + (" frontier" if stored.on_frontier[j] else "")
+        if int(k) in chosen:
+            flags += "  <- " + ", ".join(chosen[int(k)])
         lines.append(
             f"{k:>6} {c.cost.mean[j]:>10.4f} {c.cost.se[j]:>9.2e} {c.time.mean[j]:>9.2f} {c.time.se[j]:>8.2e} "
             f"{c.accuracy.mean[j]:>9.4f} {c.accuracy.se[j]:>9.2e} "
