@@ -21,7 +21,7 @@ class EvalLog:
 
     model: str
     queries: tuple[str, ...]  # query name per sample
-    rows: tuple[tuple[str, int], ...]  # (file, row) per sample
+    rows: tuple[tuple[str, str], ...]  # (file, place) per sample
     score: np.ndarray | None = None
     input_tokens: np.ndarray | None = None
     output_tokens: np.ndarray | None = None

@@ -120,29 +120,28 @@ def _difficulty(log: EvalLog, codes: np.ndarray):
     n = np.bincount(codes[scored], minlength=queries).astype(np.float64)
     c = np.bincount(codes[scored], weights=log.score[scored], minlength=queries)
     keep = n > 0
-    first_rows = _first_rows(log, codes)
+    first = _first_samples(codes)
     if keep.sum() < MIN_QUERIES:
-        file, row = first_rows[0]
+        file, place = log.rows[first[0]]
         raise SpecError(
-            file, f"row {row}, query",
+            file, f"{place}, query",
             f"{int(keep.sum())} queries have a score; fitting the difficulty needs at least {MIN_QUERIES}",
         )
     if np.all(n[keep] == 1):
-        file, row = first_rows[int(np.argmax(keep))]
+        sample = first[int(np.argmax(keep))]
+        file, place = log.rows[sample]
         raise SpecError(
-            file, f"row {row}, query",
-            f"query {log.queries[log.rows.index((file, row))]!r} has 1 sample, like every query: the spread of "
+            file, f"{place}, query",
+            f"query {log.queries[sample]!r} has 1 sample, like every query: the spread of "
             "difficulty between queries needs several samples per query (run the eval with more epochs or repeats)",
         )
     return fit_beta_binomial(n[keep], c[keep], log.source(), "correct")
 
 
-def _first_rows(log: EvalLog, codes: np.ndarray) -> list[tuple[str, int]]:
-    """(file, row) of each query's first sample, by query code."""
-    first: dict[int, tuple[str, int]] = {}
-    for code, where in zip(codes.tolist(), log.rows):
-        first.setdefault(code, where)
-    return [first[c] for c in range(len(first))]
+def _first_samples(codes: np.ndarray) -> np.ndarray:
+    """The index of each query's first sample, by query code."""
+    _, first = np.unique(codes, return_index=True)
+    return first
 
 
 def _require_samples(log: EvalLog, column: str, count: int) -> None:

@@ -41,7 +41,7 @@ def generated_log(seed: int, queries: int = 300, samples: int = 5, truth: Truth 
     return EvalLog(
         model=model,
         queries=tuple(f"q{q}" for q in range(queries) for _ in range(samples)),
-        rows=tuple((source, i + 1) for i in range(size)),
+        rows=tuple((source, f"row {i + 1}") for i in range(size)),
         score=correct, input_tokens=l_in, output_tokens=l_out, latency_s=np.round(latency, 6),
     )
 
