@@ -54,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     # Handler modules are imported here, not at the top, so that `infscale --help` stays fast.
-    from infscale.cli import commands, decide, distributed, plotting, prices
+    from infscale.cli import commands, decide, distributed, plotting, prices, serve
 
-    registries = commands.REGISTRY + decide.REGISTRY + distributed.REGISTRY + plotting.REGISTRY + prices.REGISTRY
+    registries = commands.REGISTRY + decide.REGISTRY + distributed.REGISTRY + plotting.REGISTRY + prices.REGISTRY + serve.REGISTRY
     for register in registries:
         register(sub)
     return parser

@@ -22,7 +22,7 @@ from typing import Any, Generic, Iterator, Mapping, Sequence, TypeVar
 
 from infscale.engine.errors import InfscaleError
 from infscale.engine.pipeline import RunResult
-from infscale.engine.selection import Recommendation
+from infscale.engine.selection import Method, Recommendation
 from infscale.engine.specs import ScenarioSpec, SweepSpec
 from infscale.engine.whatif import Budgets, decide_again
 from infscale.reports.tables import columns_of, curves_columns, to_csv, to_pandas
@@ -133,6 +133,7 @@ class Decisions:
     scenarios: tuple[ScenarioSpec, ...]
     results: Table[ChoiceRow]
     recommendations: Table[RecommendationRow]
+    runs: tuple[RunResult, ...] = ()  # the engine's results behind `results` (feasible set, frontier)
 
 
 class Database:
@@ -236,16 +237,16 @@ def decide_stored(sweep: Sweep, budgets: Budgets, scenario: str | None = None, m
     targets = budgets if scenario is None else {scenario: budgets}
     result = decide_again(spec, sweep.run_results(), targets)
     rows = {(c.model, c.scenario, c.method): c for c in stored}
+    runs = tuple(r for r in result.runs if (r.model.key, r.scenario.name, Method.MAX_ACCURACY.value) in rows)
     choices = [
         _choice_row(rows[run.model.key, run.scenario.name, choice.method.value], choice)
-        for run in result.runs
+        for run in runs
         for choice in run.decision.choices
-        if (run.model.key, run.scenario.name, choice.method.value) in rows
     ]
     recs = [_recommendation_row(sweep.id, r) for r in result.recommendations if scenario in (None, r.scenario)]
     scenarios = tuple(s for s in (r.scenario for r in result.runs) if scenario in (None, s.name))
     unique = tuple({s.name: s for s in scenarios}.values())
-    return Decisions(sweep.id, unique, Table(choices, ChoiceRow), Table(recs, RecommendationRow))
+    return Decisions(sweep.id, unique, Table(choices, ChoiceRow), Table(recs, RecommendationRow), runs)
 
 
 def _choice_row(stored: ChoiceRow, choice: Any) -> ChoiceRow:

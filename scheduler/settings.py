@@ -15,6 +15,7 @@
 | INFSCALE_PRICE_CATALOG | (none: the stored sweeps' models) | prices import, recalc: the catalog whose `litellm_key` maps LiteLLM names to models |
 | INFSCALE_RECALC_SCHEDULE | 0 2 * * * | beat: when `infscale.recalc` runs, a crontab (minute hour day month weekday) in UTC; run exactly one beat (a second is harmless: the task holds a Redis lock) |
 | INFSCALE_FLOWER_BASIC_AUTH | (none) | flower: user:password |
+| INFSCALE_DASHBOARD_AUTH | (none) | infscale serve: user:password for basic auth (without it, 127.0.0.1 only) |
 | INFSCALE_FLOWER_DB | flower.db | flower --persistent: the file Flower keeps its state in |
 """
 
@@ -72,6 +73,19 @@ def check_interval() -> int:
 
 def flower_basic_auth() -> str | None:
     return os.environ.get("INFSCALE_FLOWER_BASIC_AUTH") or None
+
+
+def dashboard_auth() -> tuple[str, str] | None:
+    """`infscale serve`: (user, password) from INFSCALE_DASHBOARD_AUTH=user:password, or None."""
+    value = os.environ.get("INFSCALE_DASHBOARD_AUTH") or None
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        from infscale.engine.errors import InfscaleError
+
+        raise InfscaleError("INFSCALE_DASHBOARD_AUTH: must be user:password")
+    return user, password
 
 
 def flower_db() -> str:

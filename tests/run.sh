@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh machine: install infscale with its test tools, make sure
-# the real servers the tests need are there (redis-server binary; PostgreSQL on 127.0.0.1:5432),
+# the real servers the tests need are there (redis-server binary; PostgreSQL on 127.0.0.1:5432;
+# chromium for the dashboard's browser tests),
 # then run pytest. Any missing piece is installed or fails loudly; nothing is skipped silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
-if ! command -v redis-server >/dev/null 2>&1; then
-    echo "tests/run.sh: redis-server not found; installing Debian's redis-server" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) \
-        || { echo "tests/run.sh: FAILED to install redis-server; the Celery tests need it" >&2; exit 1; }
-fi
+# need BINARY PACKAGE WHY: install Debian's PACKAGE when BINARY is missing, or fail loudly.
+need() {
+    if ! command -v "$1" >/dev/null 2>&1; then
+        echo "tests/run.sh: $1 not found; installing Debian's $2" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2") \
+            || { echo "tests/run.sh: FAILED to install $2; $3" >&2; exit 1; }
+    fi
+}
+need redis-server redis-server "the Celery tests need it"
+# The dashboard's browser tests drive Debian's chromium through Playwright (never a downloaded browser).
+need /usr/bin/chromium chromium "the dashboard's browser tests need it"
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     echo "tests/run.sh: PostgreSQL is not answering on 127.0.0.1:5432; trying to start it" >&2

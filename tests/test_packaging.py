@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FOLDERS = ("engine", "cli", "storage", "workers", "scheduler", "reports", "readers")
+FOLDERS = ("engine", "cli", "storage", "workers", "scheduler", "reports", "readers", "dashboard")
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_infscale_imports_from_the_wheel(installed: Path, tmp_path: Path) -> None:
     code = (
         "import infscale, infscale.engine.selection, infscale.storage.store, infscale.cli.main, "
-        "infscale.workers, infscale.scheduler, infscale.reports, infscale.readers; "
+        "infscale.workers, infscale.scheduler, infscale.reports, infscale.readers, infscale.dashboard; "
+        "from importlib import resources; "
+        "assert (resources.files('infscale.dashboard') / 'static' / 'run.js').is_file(); "
         "print(infscale.__file__)"
     )
     out = _run([str(installed), "-c", code], tmp_path)

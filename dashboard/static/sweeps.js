@@ -1,0 +1,33 @@
+// The sweeps list: polls /api/sweeps every second while any sweep is still running.
+"use strict";
+
+function sweepRow(s) {
+  const share = s.trials_total ? s.trials_done / s.trials_total : 0;
+  const bar = el("span", { class: "bar" }, el("span", { style: `width: ${(100 * share).toFixed(1)}%` }));
+  const name = el("a", { href: `/sweeps/${s.id}`, text: s.name });
+  const tr = row([
+    String(s.id), name, el("span", { class: `status-${s.status}`, text: s.status }), s.mode, String(s.trials),
+    el("span", { class: "shards", text: `${s.shards_done}/${s.shards_total}` }), bar,
+    `${s.runs_done}/${s.runs_total}`, fmt.rate(s.trials_per_second), fmt.eta(s.eta_seconds),
+    s.created_at.replace("T", " ").slice(0, 19), el("span", { class: "error", text: s.error || "" }),
+  ], 0);
+  tr.id = `sweep-${s.id}`;
+  tr.dataset.status = s.status;
+  tr.dataset.shardsDone = s.shards_done;
+  return tr;
+}
+
+async function refresh() {
+  try {
+    const sweeps = await getJSON("/api/sweeps");
+    document.querySelector("#sweeps tbody").replaceChildren(...sweeps.map(sweepRow));
+    showError(null);
+    const running = sweeps.some((s) => s.status === "pending" || s.status === "running");
+    setTimeout(refresh, running ? 1000 : 5000);
+  } catch (error) {
+    showError(error);
+    setTimeout(refresh, 5000);
+  }
+}
+
+refresh();
