@@ -11,7 +11,7 @@ import numpy as np
 
 from infscale.engine.plan import N_BINS, N_METRICS, SimulationGroup
 from infscale.engine.specs import ModelSpec
-from infscale.engine.statistics import Bins, Partial, block_statistics
+from infscale.engine.statistics import Bins, Partial, block_statistics, budget_array, budget_counts
 
 
 def legacy_trials(model: ModelSpec, k: int, parallelism: int, trials: int, seed: int) -> np.ndarray:
@@ -38,13 +38,12 @@ def simulate_legacy(group: SimulationGroup, seed: int, trials: int, bins: Bins) 
     m2 = np.empty((1, N_METRICS, n_grid))
     feasible = np.empty((1, len(group.scenarios), n_grid), dtype=np.int64)
     hist = np.zeros((N_METRICS, n_grid, N_BINS + 2), dtype=np.int64)
+    budgets = budget_array(group.scenarios)
     for j, k in enumerate(grid):
         values = legacy_trials(group.model, int(k), group.parallelism, trials, seed)
         rows = slice(j, j + 1)
         sums[0, :, rows], m2[0, :, rows] = block_statistics([v[None, :] for v in values], bins, rows, hist)
-        for s, sc in enumerate(group.scenarios):
-            ok = (values[0] <= sc.max_total_cost) & (values[1] <= sc.max_total_time) & (values[2] >= sc.min_accuracy)
-            feasible[0, s, j] = np.count_nonzero(ok)
+        feasible[0, :, j] = budget_counts([v[None, :] for v in values], budgets)[:, 0]
     return Partial(
         blocks=np.zeros(1, dtype=np.int64), trials=np.array([trials], dtype=np.int64),
         sums=sums, m2=m2, feasible=feasible, hist=hist,

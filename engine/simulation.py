@@ -3,11 +3,12 @@
 Each trial draws k_max inferences once; prefix sums give total cost and time and prefix
 maxima give best-of-k accuracy for every k at the same time, so curves are monotone in k
 by construction. With the `waves` latency model, total time is a prefix too: the waves
-finished so far plus the running maximum of the current wave (`wave_prefix`). With a
+finished so far plus the running maximum of the current wave (`fused.wave_prefix`). With a
 correctness accuracy model (pass@k, majority vote; engine.accuracy), the prefix is the count
 of correct answers, turned into A(k) for the k of the grid. Work is O(trials x k_max) and
 memory is bounded by one block of BLOCK_TRIALS trials times ROW_CHUNK inferences, whatever
-the trial count.
+the trial count. numpy draws the normals (the bound on speed); everything else per inference
+is one compiled pass per chunk (engine.fused), bit for bit what numpy's operations computed.
 
 Random streams: for variable v (0 input length, 1 output length, 2 accuracy score, or the
 uniform deciding whether an inference is correct, 3 the query difficulty p of a correctness
@@ -25,7 +26,7 @@ import numpy as np
 from infscale.engine.plan import N_BINS, N_METRICS, BlockPlan, SimulationGroup, model_stream_key
 from infscale.engine.accuracy import accuracy_of_counts
 from infscale.engine.specs import Latency
-from infscale.engine.statistics import Bins, Partial, block_statistics, merge
+from infscale.engine.statistics import Bins, Partial, block_statistics, budget_array, budget_counts, merge
 
 ROW_CHUNK = 64
 """Inferences processed at a time inside a block: keeps the working set in cache."""
@@ -68,89 +69,67 @@ def simulate_block(
 ) -> Partial:
     """Statistics of one block: O(block_trials x k_max) time, O(block_trials x ROW_CHUNK) memory.
 
-    Histogram counts are added into `hist` when given (shared by a shard's blocks).
+    Histogram counts are added into `hist` when given (shared by a shard's blocks). A chunk's
+    draws are turned into prefix totals in place, in buffers allocated once per block.
     """
+    from infscale.engine import fused  # here, not above: only simulating pays numba's start-up (~0.5 s)
     model, n = group.model, plan.block_size(block)
     g_in, g_out, g_acc = block_streams(model.key, seed, block)
     grid_rows = group.grid() - 1
-    n_grid, n_scen = grid_rows.size, len(group.scenarios)
+    n_grid = grid_rows.size
     sums = np.empty((1, N_METRICS, n_grid))
     m2 = np.empty((1, N_METRICS, n_grid))
-    feasible = np.empty((1, n_scen, n_grid), dtype=np.int64)
+    feasible = np.empty((1, len(group.scenarios), n_grid), dtype=np.int64)
     if hist is None:
         hist = _empty_hist(group)
-    budgets = [(s.max_total_cost, s.max_total_time, s.min_accuracy) for s in group.scenarios]
+    budgets = budget_array(group.scenarios)
     waves = group.latency is Latency.WAVES
     # Paper latency: time per token divided by P up front, T(k) = sum_i T_i / P.
     t_in, t_out = (model.t_in, model.t_out) if waves else (model.t_in / group.parallelism, model.t_out / group.parallelism)
-    in_hi = 16.0 * model.mu_Lin
+    per_inference = (
+        model.mu_Lin, model.sigma_Lin, 16.0 * model.mu_Lin, model.mu_Lout, model.sigma_Lout,
+        model.c_in, model.c_out, t_in, t_out,
+    )
 
-    carry_cost = np.zeros(n)
-    carry_time = np.zeros(n)
-    carry_waves = np.zeros(n)  # waves latency: total of the waves finished before the current one
+    rows = min(ROW_CHUNK, group.k_max)
+    draws = np.empty((3, rows, n))  # input length, output length, accuracy, inference-major
+    totals = np.empty((2, rows, n))  # total cost and total time of the first i + 1 inferences
+    carry_cost, carry_time = np.zeros(n), np.zeros(n)  # totals before the chunk's first row
+    finished = np.zeros(n)  # waves latency: total of the waves finished before the current one
     correctness = model.accuracy_model.is_correctness
     if correctness:
         # Accuracy rows hold prefix counts of correct answers: the prefix is a sum.
         p = difficulty_stream(model.key, seed, block).beta(model.alpha, model.beta, size=n)
-        acc_prefix, carry_acc = np.add, np.zeros(n)
+        carry_acc = np.zeros(n)
     else:
-        acc_prefix, carry_acc = np.maximum, np.full(n, -np.inf)
+        carry_acc = np.full(n, -np.inf)
     for r0 in range(0, group.k_max, ROW_CHUNK):
         r1 = min(r0 + ROW_CHUNK, group.k_max)
-        shape = (r1 - r0, n)
-        l_in = g_in.standard_normal(shape)
-        l_in *= model.sigma_Lin
-        l_in += model.mu_Lin
-        np.clip(l_in, 1.0, in_hi, out=l_in)
-        l_out = g_out.standard_normal(shape)
-        l_out *= model.sigma_Lout
-        l_out += model.mu_Lout
-        np.maximum(l_out, 1.0, out=l_out)
-        np.minimum(l_out, 16.0 * l_in, out=l_out)
-        if correctness:
-            acc = (g_acc.random(shape) < p).astype(np.float64)
-        else:
-            acc = g_acc.standard_normal(shape)
-            acc *= model.acc_std
-            acc += model.acc_mean
-            np.clip(acc, 0.0, 1.0, out=acc)
-
-        cost = l_in * model.c_in
-        cost += l_out * model.c_out
-        time = l_in * t_in
-        time += l_out * t_out
-        # Prefix sums and maxima over inferences, row by row: each row is one vectorised
-        # operation over the block's trials (numpy's axis-0 accumulate is strided and 5x slower).
-        cost[0] += carry_cost
-        acc_prefix(acc[0], carry_acc, out=acc[0])
+        m = r1 - r0
+        l_in, l_out, acc = draws[0, :m], draws[1, :m], draws[2, :m]
+        cost, time = totals[0, :m], totals[1, :m]
+        g_in.standard_normal(out=l_in)
+        g_out.standard_normal(out=l_out)
+        fused.prefix_totals(l_in, l_out, per_inference, cost, time, carry_cost, carry_time, not waves)
         if waves:
-            for i in range(1, shape[0]):
-                cost[i] += cost[i - 1]
-                acc_prefix(acc[i], acc[i - 1], out=acc[i])
-            carry_time, carry_waves = wave_prefix(time, r0, carry_time, carry_waves, group.parallelism)
+            fused.wave_prefix(time, r0, carry_time, finished, group.parallelism)
+        if correctness:
+            g_acc.random(out=acc)
+            fused.prefix_correct_counts(acc, p, carry_acc)
         else:
-            time[0] += carry_time
-            for i in range(1, shape[0]):
-                cost[i] += cost[i - 1]
-                time[i] += time[i - 1]
-                acc_prefix(acc[i], acc[i - 1], out=acc[i])
-            carry_time = time[-1]
-        carry_cost, carry_acc = cost[-1], acc[-1]
+            g_acc.standard_normal(out=acc)
+            fused.prefix_best_scores(acc, model.acc_mean, model.acc_std, carry_acc)
 
         j0, j1 = np.searchsorted(grid_rows, [r0, r1])
         if j0 == j1:
             continue
         local = grid_rows[j0:j1] - r0
-        values = (cost, time, acc) if local.size == shape[0] else (cost[local], time[local], acc[local])
+        values = (cost, time, acc) if local.size == m else (cost[local], time[local], acc[local])
         if correctness:
             values = (values[0], values[1], accuracy_of_counts(model.accuracy_model, values[2], local + r0 + 1))
         cols = slice(j0, j1)
         sums[0, :, cols], m2[0, :, cols] = block_statistics(values, bins, cols, hist)
-        for s, (c_max, t_max, a_min) in enumerate(budgets):
-            ok = values[0] <= c_max
-            ok &= values[1] <= t_max
-            ok &= values[2] >= a_min
-            feasible[0, s, cols] = np.count_nonzero(ok, axis=1)
+        feasible[0, :, cols] = budget_counts(values, budgets)
 
     return Partial(
         blocks=np.array([block], dtype=np.int64),
@@ -160,30 +139,6 @@ def simulate_block(
         feasible=feasible,
         hist=hist,
     )
-
-
-def wave_prefix(
-    time: np.ndarray, first_row: int, before: np.ndarray, finished: np.ndarray, parallelism: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-inference times -> total latency in waves, in place, for rows of one chunk.
-
-    Row i of `time` (shape (rows, trials)) holds T_i of inference `first_row + i`; it becomes the
-    total latency of the first `first_row + i + 1` inferences: the waves of `parallelism`
-    inferences finished before it (`finished`) plus the slowest inference of its own wave so far.
-    `before` is the total of the row before `first_row` (zeros at row 0). Because rounding is
-    monotone, max(finished + a, finished + b) == finished + max(a, b) exactly, so the running
-    maximum of a wave can be taken on totals. O(rows x trials). Returns the (before, finished)
-    carries for the next chunk.
-    """
-    for i in range(time.shape[0]):
-        if (first_row + i) % parallelism == 0:  # the first inference of a new wave
-            finished = before
-            time[i] += finished
-        else:
-            time[i] += finished
-            np.maximum(time[i], before, out=time[i])
-        before = time[i]
-    return before, finished
 
 
 def _stream(model_key: str, seed: int, block: int, variable: int) -> np.random.Generator:

@@ -34,7 +34,7 @@ from infscale.engine.exact import (
     expected_output_tokens,
 )
 from infscale.engine.plan import N_BINS, N_METRICS, SimulationGroup
-from infscale.engine.specs import Latency
+from infscale.engine.specs import Latency, ScenarioSpec
 
 METRICS = ("cost", "time", "accuracy")
 QUANTILES = (0.05, 0.50, 0.95)
@@ -199,27 +199,42 @@ def block_statistics(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sums and centred squares of (G, B) metric arrays for grid rows `rows`; adds to `hist`.
 
-    Returns (sums (3, G), m2 (3, G)). Overwrites the arrays' scratch copies only.
+    Returns (sums (3, G), m2 (3, G)); the arrays are read only. Per metric three passes: the
+    sums (numpy), deviations and histogram counts (one compiled pass, engine.fused), the
+    centred squares (numpy): O(3 G B).
     """
-    g = values[0].shape[0]
+    from infscale.engine import fused  # here, not above: only simulating pays numba's start-up (~0.5 s)
+    g, b = values[0].shape
     sums = np.empty((N_METRICS, g))
     m2 = np.empty((N_METRICS, g))
-    nb = N_BINS + 2
+    dev = np.empty((g, b))
     for m, x in enumerate(values):
-        b = x.shape[1]
+        x = np.ascontiguousarray(x)
         s = x.sum(axis=1)
         sums[m] = s
-        dev = x - (s / b)[:, None]
-        m2[m] = np.einsum("ij,ij->i", dev, dev)
+        mean = s / b
         inv = 1.0 / bins.width[m, rows]
-        # Bin index + 1 (bin 0 is underflow): (x - lo)/w + 1, clipped, truncated (>= 0 so floor).
-        dev *= inv[:, None]
-        dev += ((s / b - bins.lo[m, rows]) * inv + 1.0)[:, None]
-        np.clip(dev, 0.0, nb - 1, out=dev)
-        idx = dev.astype(np.intp)
-        idx += (np.arange(g) * nb)[:, None]
-        hist[m, rows] += np.bincount(idx.ravel(), minlength=g * nb).reshape(g, nb)
+        # Bin index + 1 (bin 0 is underflow): (x - lo)/w + 1 as (x - mean)/w + (mean - lo)/w + 1.
+        offset = (mean - bins.lo[m, rows]) * inv + 1.0
+        fused.deviations_and_histogram(x, mean, inv, offset, dev, hist[m, rows])
+        m2[m] = np.einsum("ij,ij->i", dev, dev)
     return sums, m2
+
+
+def budget_array(scenarios: Sequence[ScenarioSpec]) -> np.ndarray:
+    """(S, 3): each scenario's (max_total_cost, max_total_time, min_accuracy), for `budget_counts`."""
+    return np.array([(s.max_total_cost, s.max_total_time, s.min_accuracy) for s in scenarios], dtype=np.float64)
+
+
+def budget_counts(values: Sequence[np.ndarray], budgets: np.ndarray) -> np.ndarray:
+    """Per budget row (max cost, max time, min accuracy), the trials meeting all three per row.
+
+    `values` are (G, B) arrays of cost, time and accuracy; returns (len(budgets), G) int64.
+    """
+    from infscale.engine import fused  # here, not above: only simulating pays numba's start-up (~0.5 s)
+    out = np.empty((len(budgets), values[0].shape[0]), dtype=np.int64)
+    fused.budget_counts(*(np.ascontiguousarray(v) for v in values), budgets, out)
+    return out
 
 
 def _wave_time_span(k: np.ndarray, parallelism: int, mean: float, sd: float) -> tuple[np.ndarray, np.ndarray]:

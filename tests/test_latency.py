@@ -19,7 +19,8 @@ from infscale.engine import exact
 from infscale.engine.errors import SpecError
 from infscale.engine.plan import BLOCK_TRIALS, BlockPlan, simulation_groups
 from infscale.engine.serialize import scenario_from_dict, scenario_to_dict, sweep_from_dict, sweep_to_dict
-from infscale.engine.simulation import ROW_CHUNK, simulate_blocks, wave_prefix
+from infscale.engine.fused import wave_prefix
+from infscale.engine.simulation import ROW_CHUNK, simulate_blocks
 from infscale.engine.specs import KGrid, Latency, Mode
 from infscale.engine.statistics import bins_for
 from tests.engine_fixtures import (
@@ -45,7 +46,7 @@ def prefix_in_chunks(times: np.ndarray, parallelism: int, cuts: list[int]) -> np
     before, finished = np.zeros(n), np.zeros(n)
     edges = [0, *cuts, times.shape[0]]
     for r0, r1 in zip(edges[:-1], edges[1:]):
-        before, finished = wave_prefix(out[r0:r1], r0, before, finished, parallelism)
+        wave_prefix(out[r0:r1], r0, before, finished, parallelism)
     return out
 
 
