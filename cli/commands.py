@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from infscale.cli.dates import as_of_time, format_time
+from infscale.cli.helptext import example
 from infscale.cli.main import elapsed, positive_int, print_json, progress_bar
 from infscale.cli.render import curves_document, curves_table, results_document, results_table, trials_text
 from infscale.engine.errors import InfscaleError
@@ -25,7 +26,8 @@ def add_run(sub: Any) -> None:
         "run", help="run a sweep on this machine (all cores, no servers) and store the results",
         description="Simulate every model x scenario of SWEEP.yaml in-process on all cores, choose k "
         "four ways, store curves, frontiers and choices in the database, and print them.",
-        epilog="example: infscale run examples/paper.yaml --workers 2 --json > result.json",
+        epilog=example("infscale run examples/quick.yaml --workers 2",
+                       "infscale run examples/quick.yaml --json > result.json"),
     )
     p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see examples/paper.yaml)")
     p.add_argument("--db", help=DB_HELP)
@@ -66,6 +68,7 @@ def add_results(sub: Any) -> None:
         "results", help="the chosen k of a stored sweep (latest by default)",
         description="Show the k each method chose per model and scenario, and the cross-model "
         "recommendation, for a stored sweep.",
+        epilog=example("infscale results --scenario balanced", "infscale results --sweep 1 --json > results.json"),
     )
     p.add_argument("--db", help=DB_HELP)
     p.add_argument("--sweep", type=positive_int, help="sweep id (default: the latest finished sweep)")
@@ -104,6 +107,7 @@ def add_curves(sub: Any) -> None:
         description="The numbers behind a choice: for each k, mean total cost, total time and "
         "accuracy with their standard errors and p05/p50/p95 spread, the probability that all "
         "budgets are met, and whether k is feasible and on the Pareto frontier.",
+        epilog=example("infscale curves --model gpt5 --scenario balanced"),
     )
     p.add_argument("--model", required=True, help="model key, e.g. gpt5")
     p.add_argument("--scenario", required=True, help="scenario name, e.g. balanced")
@@ -131,6 +135,7 @@ def add_validate(sub: Any) -> None:
     p = sub.add_parser(
         "validate", help="check a sweep file and show what it would run",
         description="Parse and validate SWEEP.yaml without running or storing anything.",
+        epilog=example("infscale validate examples/paper.yaml"),
     )
     p.add_argument("sweep", metavar="SWEEP.yaml")
     p.add_argument("--json", action="store_true", help="print the validated sweep as JSON")
@@ -165,6 +170,7 @@ def add_catalog(sub: Any) -> None:
         "catalog", help="list the models of a catalog and the built-in scenarios",
         description="The bundled catalog builtin:paper (the reference notebook's nine models) or a "
         "catalog file of yours in the same format, and the three built-in scenarios.",
+        epilog=example("infscale catalog", "infscale catalog --catalog examples/catalog-litellm.yaml --json > catalog.json"),
     )
     p.add_argument("--catalog", default="builtin:paper", help="builtin:paper or a catalog file path")
     p.add_argument("--json", action="store_true")
@@ -210,7 +216,7 @@ def add_fit_accuracy(sub: Any) -> None:
         "set: least squares on the exact pass@k = 1 - B(alpha, beta + k) / B(alpha, beta). FILE.csv has "
         "rows k,pass_rate (a header row k,pass_rate is optional). Prints YAML to paste into the model's "
         "entry of a catalog, with the fit's residuals as comments.",
-        epilog="example: printf 'k,pass_rate\n1,0.42\n4,0.63\n16,0.78\n' > evals.csv && infscale fit-accuracy evals.csv",
+        epilog=example("printf 'k,pass_rate\\n1,0.42\\n4,0.63\\n16,0.78\\n' > evals.csv && infscale fit-accuracy evals.csv"),
     )
     p.add_argument("file", metavar="FILE.csv", help="rows k,pass_rate (k >= 1, pass_rate in [0, 1])")
     p.add_argument("--json", action="store_true", help="print {alpha, beta, rms_residual, rows} as JSON")

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from infscale.cli.commands import DB_HELP, open_store
+from infscale.cli.helptext import example
 from infscale.cli.main import positive_int, print_json, progress_bar
 from infscale.engine.errors import InfscaleError
 
@@ -31,7 +32,8 @@ def add_submit(sub: Any) -> None:
         "simulation). Workers started with `infscale worker` compute it; follow it with "
         "`infscale status ID` or `infscale wait ID`. The answer is bit-identical to `infscale run`, "
         "whatever the shard size and number of workers.",
-        epilog="example: infscale submit examples/paper.yaml && infscale wait 1 && infscale results --sweep 1",
+        epilog=example("infscale submit examples/quick.yaml     # prints: sweep 1 submitted: ...",
+                       "infscale wait 1 && infscale results --sweep 1"),
     )
     p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see examples/paper.yaml)")
     p.add_argument("--db", help=DB_HELP)
@@ -65,6 +67,7 @@ def add_status(sub: Any) -> None:
         description="Where a sweep stands, from the database: its status, runs finished, shards stored, "
         "trials simulated and the rate since its first shard started, the time left at that rate, "
         "and the error that failed it, if any.",
+        epilog=example("infscale status 1", "infscale status 1 --json"),
     )
     p.add_argument("id", type=positive_int, metavar="ID", help="sweep id (printed by submit)")
     p.add_argument("--db", help=DB_HELP)
@@ -97,6 +100,7 @@ def add_wait(sub: Any) -> None:
         description="Poll the database until the sweep is done, failed or cancelled, with a progress "
         "bar on a terminal. Exit code 0: done; 1: failed or cancelled (the error is printed); "
         "2: still running when --timeout passed.",
+        epilog=example("infscale wait 1 --timeout 600 && infscale results --sweep 1"),
     )
     p.add_argument("id", type=positive_int, metavar="ID", help="sweep id (printed by submit)")
     p.add_argument("--db", help=DB_HELP)
@@ -139,6 +143,7 @@ def add_cancel(sub: Any) -> None:
         "cancel", help="cancel a submitted sweep (workers skip its remaining shards)",
         description="Mark the sweep and its unfinished runs cancelled. Shards already queued are "
         "skipped by the workers when they reach them; runs already finished keep their results.",
+        epilog=example("infscale cancel 1"),
     )
     p.add_argument("id", type=positive_int, metavar="ID", help="sweep id")
     p.add_argument("--db", help=DB_HELP)
@@ -159,8 +164,12 @@ def add_worker(sub: Any) -> None:
         description="Run `celery -A infscale.workers.app worker` with the broker and database given here (or "
         "in $INFSCALE_BROKER_URL and $INFSCALE_DATABASE_URL). The plain celery command works too "
         "with those variables set; every Celery setting lives in workers/app.py.",
-        epilog="equivalent: INFSCALE_BROKER_URL=... INFSCALE_DATABASE_URL=... "
-        "celery -A infscale.workers.app worker --concurrency 2 --loglevel INFO",
+        epilog=example(
+            "export INFSCALE_BROKER_URL=redis://127.0.0.1:6379/0",
+            "export INFSCALE_DATABASE_URL=postgresql://infscale@127.0.0.1:5432/infscale",
+            "infscale worker --concurrency 2",
+            "celery -A infscale.workers.app worker --concurrency 2 --loglevel INFO   # the same, spelled out",
+        ),
     )
     p.add_argument("--concurrency", type=positive_int, help="pool processes (default: one per core)")
     p.add_argument("--broker", help=BROKER_HELP)
@@ -185,6 +194,7 @@ def add_beat(sub: Any) -> None:
         "sends infscale.recalc, which imports $INFSCALE_PRICE_SOURCE and recomputes the runs whose "
         "prices changed. Run exactly one (or one worker with `infscale worker --beat`); a second "
         "is harmless for recalc (a Redis lock) but doubles the checks.",
+        epilog=example("INFSCALE_BROKER_URL=redis://127.0.0.1:6379/0 infscale beat --schedule /tmp/celerybeat-schedule"),
     )
     p.add_argument("--broker", help=BROKER_HELP)
     p.add_argument("--schedule", help="file where beat keeps its state (default: ./celerybeat-schedule)")
@@ -203,6 +213,7 @@ def add_flower(sub: Any) -> None:
         "group, shard i of n), retries and failures, workers, and the queue. Basic auth from "
         "$INFSCALE_FLOWER_BASIC_AUTH (user:password, kept out of the process list); with "
         "--persistent, its state is kept in $INFSCALE_FLOWER_DB.",
+        epilog=example("INFSCALE_FLOWER_BASIC_AUTH=admin:change-me infscale flower --port 5555"),
     )
     p.add_argument("--broker", help=BROKER_HELP)
     p.add_argument("--port", type=positive_int, default=5555, help="HTTP port (default: 5555)")
@@ -245,9 +256,12 @@ def add_db(sub: Any) -> None:
         description="`infscale db upgrade` migrates the database to the newest schema (alembic "
         "upgrade head). Every command does this on first use; run it explicitly before starting "
         "workers of a new release.",
+        epilog=example("infscale db upgrade"),
     )
     actions = p.add_subparsers(title="actions", metavar="ACTION")
-    upgrade = actions.add_parser("upgrade", help="migrate the database to the newest schema")
+    upgrade = actions.add_parser("upgrade", help="migrate the database to the newest schema",
+                                 description="Migrate the database to the newest schema (alembic upgrade head).",
+                                 epilog=example("infscale db upgrade --db sqlite:///infscale.db"))
     upgrade.add_argument("--db", help=DB_HELP)
     upgrade.set_defaults(handler=cmd_db_upgrade)
 

@@ -49,9 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="infscale", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    from importlib.metadata import version
+
+    from infscale.cli.helptext import Parser
+
+    parser = Parser(prog="infscale", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"infscale {version('infscale')}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     # Handler modules are imported here, not at the top, so that `infscale --help` stays fast.
     from infscale.cli import commands, decide, distributed, plotting, prices, serve

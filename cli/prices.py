@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from infscale.cli.commands import DB_HELP, open_store, resolve_sweep_id
 from infscale.cli.dates import format_time, since_time
+from infscale.cli.helptext import example
 from infscale.cli.main import positive_int, print_json
 from infscale.engine.errors import InfscaleError
 
@@ -29,6 +30,8 @@ def add_prices(sub: Any) -> None:
         description="Model prices ($ per input / output token, optionally s per token) are versioned in "
         "the database with the time they took effect. `infscale recalc` recomputes the stored runs "
         "whose prices changed.",
+        epilog=example("infscale prices import examples/catalog-litellm.yaml --effective-at 2026-01-01",
+                       "infscale prices list --model gpt5"),
     )
     actions = p.add_subparsers(title="actions", metavar="ACTION")
     i = actions.add_parser(
@@ -39,8 +42,7 @@ def add_prices(sub: Any) -> None:
         "litellm_key says which name is which model). A model whose prices are already in force gets "
         "no new version. Names no model maps to, and mapped entries without per-token prices, are "
         "reported and skipped. A malformed file or price imports nothing (exit 2).",
-        epilog="example: infscale prices import model_prices_and_context_window.json "
-        "--catalog examples/catalog-litellm.yaml",
+        epilog=example("infscale prices import examples/catalog-litellm.yaml --effective-at 2026-01-01"),
     )
     i.add_argument("file", metavar="FILE", help="price file (.json: JSON; otherwise YAML)")
     i.add_argument("--catalog", help=CATALOG_HELP)
@@ -50,7 +52,8 @@ def add_prices(sub: Any) -> None:
     i.add_argument("--json", action="store_true", help="print what was imported and skipped as JSON")
     i.set_defaults(handler=cmd_prices_import)
     ls = actions.add_parser("list", help="every price version, oldest first",
-                            description="Every stored price version of every model (or one model).")
+                            description="Every stored price version of every model (or one model).",
+                            epilog=example("infscale prices list --model gpt5 --json"))
     ls.add_argument("--model", help="only this model key")
     ls.add_argument("--db", help=DB_HELP)
     ls.add_argument("--json", action="store_true")
@@ -103,7 +106,7 @@ def add_recalc(sub: Any) -> None:
         "With a broker configured (--broker or $INFSCALE_BROKER_URL) it runs as the task "
         "infscale.recalc on a worker (the workers' database and price source), else in this process "
         "(also, with a note, when the broker does not answer).",
-        epilog="example: INFSCALE_PRICE_SOURCE=prices.json infscale recalc && infscale diff",
+        epilog=example("INFSCALE_PRICE_SOURCE=examples/catalog-litellm.yaml infscale recalc --in-process && infscale diff"),
     )
     p.add_argument("--db", help=DB_HELP + "; in this process only")
     p.add_argument("--broker", help=BROKER_HELP)
@@ -140,6 +143,7 @@ def add_history(sub: Any) -> None:
         "history", help="every revision of one run: its prices and what each method chose",
         description="Each revision of one model under one scenario, oldest first: when it was computed, "
         "the prices it used, and per selection method the chosen k with its cost, time and accuracy.",
+        epilog=example("infscale history --model gpt5 --scenario balanced"),
     )
     p.add_argument("--model", required=True, help="model key, e.g. gpt5")
     p.add_argument("--scenario", required=True, help="scenario name, e.g. balanced")
@@ -176,7 +180,7 @@ def add_diff(sub: Any) -> None:
         "cross-model recommendations that moved. Compares what was in force at --since (for a sweep "
         "run after it: its first result) with now; without --since, each run's and recommendation's "
         "previous revision with its current one.",
-        epilog="example: infscale diff --since 2026-11-21 --json",
+        epilog=example("infscale diff --since 2026-11-21 --json"),
     )
     p.add_argument("--since", type=since_time, metavar="DATE",
                    help="ISO date (its start) or datetime, UTC (default: the previous revision)")
