@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from infscale.cli.commands import DB_HELP, open_store, resolve_sweep_id
+from infscale.cli.helptext import example
 from infscale.cli.main import positive_int
 from infscale.engine.errors import InfscaleError
 
@@ -18,19 +19,22 @@ from infscale.engine.errors import InfscaleError
 def add_plot(sub: Any) -> None:
     p = sub.add_parser(
         "plot", help="draw one run (cube, accuracy, cost/time vs k) or all models of a scenario",
-        description="With --model: cube.png (the 3-D feasible space with budget planes, the Monte Carlo "
-        "trajectory over k, the Pareto frontier, the four chosen k and the utopia point), accuracy.png "
-        "(accuracy vs k with its 95%% confidence band and p05-p95 spread) and cost_time.png (total cost "
-        "and time vs k against their budgets). Without --model: models.png, every model's frontier "
-        "under the scenario with each method's cross-model pick. Each image gets a JSON sidecar "
-        "(cube.json, ...) holding exactly the data drawn.",
-        epilog="example: infscale plot --model gpt5 --scenario balanced --out plots/",
+        description="With --model: MODEL-SCENARIO-cube.png (the 3-D feasible space with budget planes, the "
+        "Monte Carlo trajectory over k, the Pareto frontier, the four chosen k and the utopia point), "
+        "MODEL-SCENARIO-accuracy.png (accuracy vs k with its 95% confidence band and p05-p95 spread) and "
+        "MODEL-SCENARIO-cost_time.png (total cost and time vs k against their budgets). Without --model: "
+        "SCENARIO-models.png, every model's frontier under the scenario with each method's cross-model "
+        "pick, and SCENARIO-accuracy_grid.png, accuracy vs k of every model. Each image gets a JSON "
+        "sidecar (same name, .json) holding exactly the data drawn.",
+        epilog=example("infscale plot --model gpt5 --scenario balanced --out plots/",
+                       "infscale plot --scenario balanced --out plots/ --dpi 200"),
     )
     p.add_argument("--model", help="model key, e.g. gpt5 (omit for models.png of the whole scenario)")
     p.add_argument("--scenario", required=True, help="scenario name, e.g. balanced")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write into (created)")
     _add_source(p)
     p.add_argument("--svg", action="store_true", help="also write SVG next to each PNG")
+    p.add_argument("--dpi", type=positive_int, help="PNG resolution in dots per inch (default: 150, for slides)")
     p.set_defaults(handler=cmd_plot)
 
 
@@ -40,12 +44,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     sweep_id = resolve_sweep_id(store, args.sweep)
     if args.model is None:
-        figures = {series.MODELS_FIGURE: series.models_figure(store, sweep_id, args.scenario)}
+        figures = {series.MODELS_FIGURE: series.models_figure(store, sweep_id, args.scenario),
+                   series.ACCURACY_GRID_FIGURE: series.accuracy_grid_figure(store, sweep_id, args.scenario)}
     else:
         figures = series.run_figures(store, sweep_id, args.model, args.scenario)
     out = _directory(args.out)
     for name, data in figures.items():
-        for path in plots.write(name, data, out, svg=args.svg):
+        for path in plots.write(name, data, out, svg=args.svg, dpi=args.dpi or plots.DPI):
             print(path)
     return 0
 
@@ -57,7 +62,7 @@ def add_report(sub: Any) -> None:
         "per scenario, the chosen k per model and method, infeasible runs and missing knees with "
         "their reasons, the cross-model recommendation, models.png and each model's cube and "
         "accuracy plots.",
-        epilog="example: infscale report --sweep 1 --out report.html",
+        epilog=example("infscale report --sweep 1 --out report.html"),
     )
     p.add_argument("--out", required=True, type=Path, metavar="FILE.html", help="file to write")
     _add_source(p)

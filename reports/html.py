@@ -3,7 +3,9 @@
 Everything is inline: CSS in a <style> element, images as base64 data URIs, no scripts, fonts
 or links to anything outside the file, so it opens offline and can be mailed as one file.
 Per scenario: the chosen k per model and method (infeasible runs and missing knees with their
-reasons), the cross-model recommendation, models.png, and each model's cube and accuracy plots.
+reasons), the cross-model recommendation, the models figure (every frontier) and the accuracy
+grid (accuracy vs k of every model). Two figures per scenario keep a paper-sized sweep (27
+runs) under 1 MB and a few seconds; `infscale plot` draws each run's cube and cost/time figures.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from infscale.engine.errors import InfscaleError
 from infscale.reports import plots, series
 from infscale.reports.series import METHOD_ORDER, method_label
 
-REPORT_DPI = 72  # a paper-sized sweep (27 runs) stays a few MB
-PER_MODEL_FIGURES = ("cube", "accuracy")
+REPORT_DPI = 72
+SCENARIO_FIGURES = ((series.MODELS_FIGURE, series.models_figure), (series.ACCURACY_GRID_FIGURE, series.accuracy_grid_figure))
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
@@ -53,8 +55,11 @@ def sweep_report(store: Any, sweep_id: int, now: datetime | None = None) -> str:
         f'<p class="meta">generated {now.strftime("%Y-%m-%d %H:%M:%S %Z")} by infscale</p>',
         _parameters(sweep, spec),
     ]
+    figures = [(name, build(store, sweep_id, s.name)) for s in spec.scenarios for name, build in SCENARIO_FIGURES]
+    images = iter(plots.png_bytes_many(figures, REPORT_DPI))  # in parallel: drawing is most of the time
     for scenario in spec.scenarios:
-        parts.append(_scenario_section(store, sweep_id, spec, scenario))
+        drawn = {name: _image(name, data, next(images)) for name, data in figures if data["scenario"] == scenario.name}
+        parts.append(_scenario_section(store, sweep_id, spec, scenario, drawn))
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
 
@@ -85,7 +90,7 @@ def _parameters(sweep: Any, spec: Any) -> str:
     return head + "\n<h3>Scenarios</h3>\n" + "\n".join(scen)
 
 
-def _scenario_section(store: Any, sweep_id: int, spec: Any, scenario: Any) -> str:
+def _scenario_section(store: Any, sweep_id: int, spec: Any, scenario: Any, images: dict[str, str]) -> str:
     name = scenario.name
     choices = store.choices(sweep_id, scenario=name)
     recs = store.recommendations(sweep_id, scenario=name)
@@ -99,14 +104,12 @@ def _scenario_section(store: Any, sweep_id: int, spec: Any, scenario: Any) -> st
         _choices_table(spec, choices),
         "<h3>Across models</h3>",
         _recommendations_table(recs),
-        _image("models", series.models_figure(store, sweep_id, name)),
-        "<h3>Per model</h3>",
+        images[series.MODELS_FIGURE],
+        "<h3>Accuracy vs k per model</h3>",
+        images[series.ACCURACY_GRID_FIGURE],
+        f"<p><small>Each run's 3-D feasible space and cost and time vs k: "
+        f"<code>infscale plot --sweep {sweep_id} --scenario {escape(name)} --model MODEL --out DIR</code></small></p>",
     ]
-    for m in spec.models:
-        figures = series.run_figures(store, sweep_id, m.key, name)
-        images = "\n".join(_image(f, figures[f]) for f in PER_MODEL_FIGURES)
-        out.append(f"<details><summary>{escape(m.key)} ({escape(m.name)}) under {escape(name)}</summary>\n"
-                   f"{images}\n</details>")
     return "\n".join(out)
 
 
@@ -161,8 +164,8 @@ def _pick_cell(c: Any) -> str:
             f"{c.accuracy:.4f}{confidence}</small></td>")
 
 
-def _image(name: str, data: dict[str, Any]) -> str:
-    payload = base64.b64encode(plots.png_bytes(name, data, REPORT_DPI)).decode("ascii")
+def _image(name: str, data: dict[str, Any], png: bytes) -> str:
+    payload = base64.b64encode(png).decode("ascii")
     w, h = plots.pixel_size(name, REPORT_DPI)
     alt = f"{name}: {data['model'] or 'all models'} under {data['scenario']}"
     return f'<img width="{w}" height="{h}" alt="{escape(alt)}" src="data:image/png;base64,{payload}">'

@@ -16,6 +16,7 @@ from infscale.engine.specs import ScenarioSpec
 
 RUN_FIGURES = ("cube", "accuracy", "cost_time")
 MODELS_FIGURE = "models"
+ACCURACY_GRID_FIGURE = "accuracy_grid"
 METHOD_ORDER = tuple(m.value for m in Method)
 CUBE_REACH = 1.3
 Z_95 = 1.96  # two-sided 95% normal quantile: the confidence band of a mean is mean +- Z_95 * SE
@@ -82,6 +83,15 @@ def models_figure(store: Any, sweep_id: int, scenario: str) -> dict[str, Any]:
         **_head(sweep_id, spec.scenario(scenario), None, spec.trials), "figure": MODELS_FIGURE,
         "models": models,
         "recommendations": [{**_choice(r), "model": r.model} for r in _in_method_order(recs)],
+    }
+
+
+def accuracy_grid_figure(store: Any, sweep_id: int, scenario: str) -> dict[str, Any]:
+    """Data of `accuracy_grid`: the `accuracy` data of every model under one scenario."""
+    spec = store.sweep_spec(sweep_id)
+    return {
+        **_head(sweep_id, spec.scenario(scenario), None, spec.trials), "figure": ACCURACY_GRID_FIGURE,
+        "models": [run_figures(store, sweep_id, m.key, scenario)["accuracy"] for m in spec.models],
     }
 
 

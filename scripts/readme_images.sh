@@ -15,7 +15,8 @@ infscale plot --db "$db" --model gpt5 --scenario balanced --out "$tmp/plots" >/d
 infscale plot --db "$db" --scenario balanced --out "$tmp/plots" >/dev/null
 
 mkdir -p docs/images
-for name in cube accuracy cost_time models; do
-    cp "$tmp/plots/$name.png" docs/images/
+for name in cube accuracy cost_time; do
+    cp "$tmp/plots/gpt5-balanced-$name.png" "docs/images/$name.png"
 done
+cp "$tmp/plots/balanced-models.png" docs/images/models.png
 ls -l docs/images/*.png

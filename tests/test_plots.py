@@ -68,22 +68,23 @@ def plot(stored: tuple[str, int], out: Path, *extra: str) -> None:
 
 
 def sidecar(out: Path, name: str) -> dict:
-    return json.loads((out / f"{name}.json").read_text())
+    (path,) = out.glob(f"*-{name}.json")
+    return json.loads(path.read_text())
 
 
-def assert_image(path: Path, name: str) -> None:
+def assert_image(path: Path, name: str, dpi: int = plots.DPI) -> None:
     assert path.stat().st_size > 1000
     with Image.open(path) as image:
         assert image.format == "PNG"
-        assert image.size == plots.pixel_size(name)
+        assert image.size == plots.pixel_size(name, dpi)
 
 
 @pytest.mark.parametrize("scenario", ["balanced", "impossible", "short"])
 def test_run_plots_render_at_their_size_and_draw_the_stored_data(stored, tmp_path, scenario):
     plot(stored, tmp_path, "--model", "gpt5", "--scenario", scenario, "--svg")
     for name in RUN_FIGURES:
-        assert_image(tmp_path / f"{name}.png", name)
-        assert (tmp_path / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+        assert_image(tmp_path / f"gpt5-{scenario}-{name}.png", name)
+        assert (tmp_path / f"gpt5-{scenario}-{name}.svg").read_text().lstrip().startswith("<?xml")
     url, sweep_id = stored
     with Store(url) as store:
         curves = store.curves(sweep_id, "gpt5", scenario)
@@ -142,7 +143,8 @@ def test_accuracy_figure_draws_its_sidecar(stored, tmp_path):
 @pytest.mark.parametrize("scenario", ["balanced", "impossible"])
 def test_models_plot_draws_every_frontier_and_the_cross_model_picks(stored, tmp_path, scenario):
     plot(stored, tmp_path, "--scenario", scenario)
-    assert_image(tmp_path / "models.png", "models")
+    assert_image(tmp_path / f"{scenario}-models.png", "models")
+    assert_image(tmp_path / f"{scenario}-accuracy_grid.png", "accuracy_grid")
     data = sidecar(tmp_path, "models")
     url, sweep_id = stored
     with Store(url) as store:
@@ -213,8 +215,8 @@ def test_report_is_self_contained_and_covers_the_sweep(stored, tmp_path):
             else:
                 shown = re.findall(r"<b>(k = \d+|no knee)</b>", row)
                 assert shown == [f"k = {c.k}" if c.status == "ok" else "no knee" for c in mine]
-            assert f'alt="cube: {m.key} under {scenario.name}"' in section
         assert f'alt="models: all models under {scenario.name}"' in section
+        assert f'alt="accuracy_grid: all models under {scenario.name}"' in section
     assert "no knee" in page and "infeasible" in page
 
 
@@ -237,6 +239,68 @@ def test_missing_sweep_or_run_is_one_line_and_exit_2(stored, tmp_path, capsys, a
     assert captured.err.count("\n") == 1 and captured.err.startswith("infscale: error: ")
     assert says in captured.err
     assert not out.exists()  # nothing written before the input is validated
+
+
+def test_figures_of_several_models_and_scenarios_share_a_directory(stored, tmp_path):
+    """Model and scenario are in the file names: a second plot never overwrites the first."""
+    for model in ("gpt5", "gpt5-nano"):
+        for scenario in ("balanced", "short"):
+            plot(stored, tmp_path, "--model", model, "--scenario", scenario)
+    plot(stored, tmp_path, "--scenario", "balanced")
+    names = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert len(names) == 2 * 2 * len(RUN_FIGURES) + 2
+    for model in ("gpt5", "gpt5-nano"):
+        for scenario in ("balanced", "short"):
+            data = json.loads((tmp_path / f"{model}-{scenario}-accuracy.json").read_text())
+            assert (data["model"], data["scenario"]) == (model, scenario)
+
+
+def test_dpi_sets_the_pixel_size(stored, tmp_path):
+    plot(stored, tmp_path, "--model", "gpt5", "--scenario", "balanced", "--dpi", "60")
+    for name in RUN_FIGURES:
+        assert_image(tmp_path / f"gpt5-balanced-{name}.png", name, dpi=60)
+
+
+def _chosen_markers(fig) -> list[tuple[tuple[float, ...], float, float]]:
+    """(position, area, zorder) of every chosen-k marker (labelled 'method: k=...') of a figure."""
+    out = []
+    for ax in fig.axes:
+        for coll in ax.collections:
+            if re.search(r": k=\d+$", coll.get_label()):
+                offsets = getattr(coll, "_offsets3d", None)
+                position = tuple(float(v[0]) for v in offsets) if offsets is not None else tuple(coll.get_offsets()[0])
+                out.append((position, float(coll.get_sizes()[0]), coll.get_zorder()))
+    return out
+
+
+@pytest.mark.parametrize("name", ["cube", "accuracy", "cost_time"])
+def test_methods_choosing_the_same_k_are_all_visible(stored, tmp_path, name):
+    """Where methods agree (max cube and utopia-closest both pick k=4 for gpt5 under balanced), the
+    markers are nested: each one drawn over another is smaller, so none is hidden."""
+    plot(stored, tmp_path, "--model", "gpt5", "--scenario", "balanced")
+    data = sidecar(tmp_path, name)
+    ok = [c for c in data["chosen"] if c["status"] == "ok"]
+    assert len({c["k"] for c in ok}) < len(ok), "the fixture should have two methods at one k"
+    markers = _chosen_markers(plots.render(name, data))
+    assert len(markers) == len(ok) * (2 if name == "cost_time" else 1)
+    by_position: dict = {}
+    for position, area, zorder in markers:
+        by_position.setdefault(position, []).append((zorder, area))
+    for stack in by_position.values():
+        areas = [area for _, area in sorted(stack, key=lambda t: t[0])]  # drawing order (stable: call order)
+        assert all(later < earlier for earlier, later in zip(areas, areas[1:])), stack
+
+
+def test_models_figure_nests_cross_model_picks_at_the_same_point(stored, tmp_path):
+    plot(stored, tmp_path, "--scenario", "balanced")
+    data = sidecar(tmp_path, "models")
+    picks = [(r["model"], r["k"]) for r in data["recommendations"] if r["status"] == "ok"]
+    sizes = plots.nested_sizes(picks)
+    for i, point in enumerate(picks):
+        earlier = [sizes[j] for j in range(i) if picks[j] == point]
+        assert all(sizes[i] < s for s in earlier)
+    assert plots.nested_sizes([4, 4, 8, 4]) == [plots.MARKER_AREA, plots.MARKER_AREA * plots.NESTED_SHRINK,
+                                                plots.MARKER_AREA, plots.MARKER_AREA * plots.NESTED_SHRINK ** 2]
 
 
 def test_empty_database_is_one_line_and_exit_2(tmp_path, capsys):
