@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from infscale.cli.commands import DB_HELP, add_output_flags, open_store, resolve_sweep_id
+from infscale.cli.helptext import example
 from infscale.cli.main import positive_int, print_json
 from infscale.cli.render import results_document, results_table
 from infscale.reports.tables import to_csv
@@ -19,7 +20,7 @@ def add_decide(sub: Any) -> None:
         "in milliseconds. A budget left out keeps the scenario's own; k stays on the stored grid. A "
         "scenario with a chance constraint (min_probability) cannot move its budgets (that needs the "
         "per-trial draws).",
-        epilog="example: infscale decide --sweep 1 --scenario balanced --max-total-cost 0.25 --min-accuracy 0.95",
+        epilog=example("infscale decide --sweep 1 --scenario balanced --max-total-cost 0.25 --min-accuracy 0.95"),
     )
     p.add_argument("--sweep", type=positive_int, help="sweep id (default: the latest finished sweep)")
     p.add_argument("--model", help="only this model's choices (recommendations stay across all models)")
