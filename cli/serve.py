@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from infscale.cli.commands import DB_HELP
+from infscale.cli.helptext import example
 from infscale.engine.errors import InfscaleError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -20,7 +21,7 @@ def add_serve(sub: Any) -> None:
         "again as `infscale decide` does, and price history. With INFSCALE_DASHBOARD_AUTH=user:password "
         "every request needs those credentials (basic auth); without it the dashboard binds to "
         "127.0.0.1 only.",
-        epilog="example: INFSCALE_DASHBOARD_AUTH=me:secret infscale serve --host 0.0.0.0 --port 8765",
+        epilog=example("INFSCALE_DASHBOARD_AUTH=me:secret infscale serve --host 0.0.0.0 --port 8765"),
     )
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     p.add_argument("--host", default="127.0.0.1",

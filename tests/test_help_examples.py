@@ -22,7 +22,7 @@ import pytest
 from infscale.cli.main import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
-NEEDS_SERVERS = {"submit", "status", "wait", "cancel", "worker", "beat", "flower"}
+NEEDS_SERVERS = {"submit", "status", "wait", "cancel", "worker", "beat", "flower", "serve"}  # or run forever
 HEADING = re.compile(r"^examples?( \(in order\))?:$")
 
 
