@@ -87,6 +87,17 @@ def expected_accuracy(model: ModelSpec, k: int) -> float:
     return _integrate(survival, 0.0, 1.0, panels=400)
 
 
+def expected_accuracy_curve(model: ModelSpec, k: np.ndarray) -> np.ndarray:
+    """`expected_accuracy` for every k at once: one quadrature grid, Phi evaluated once."""
+    k = np.asarray(k, dtype=np.int64)
+    if model.accuracy_model.is_correctness or model.acc_std == 0.0:
+        return np.array([expected_accuracy(model, int(j)) for j in k])
+    x, w = _nodes(0.0, 1.0, panels=400)
+    log_phi = np.log(np.maximum(normal_cdf((x - model.acc_mean) / model.acc_std), 1e-300))
+    # 1 - Phi^k, as -expm1(k log Phi): exact where Phi^k is near 1.
+    return -np.expm1(k.astype(np.float64)[:, None] * log_phi[None, :]) @ w
+
+
 def accuracy_quantile(model: ModelSpec, k: np.ndarray | int, q: float) -> np.ndarray:
     """The q-quantile of A(k) per k; its cdf is Phi((x - mean)/std)^k on [0, 1)."""
     k = np.atleast_1d(np.asarray(k, dtype=np.float64))
@@ -106,9 +117,15 @@ def _integrate(f, a: float, b: float, panels: int) -> float:
     """Composite 32-point Gauss-Legendre quadrature of f on [a, b]."""
     if b <= a:
         return 0.0
+    x, w = _nodes(a, b, panels)
+    return float(np.dot(w, f(x)))
+
+
+def _nodes(a: float, b: float, panels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of composite 32-point Gauss-Legendre quadrature on [a, b]."""
     edges = np.linspace(a, b, panels + 1)
     half = 0.5 * np.diff(edges)
     mids = 0.5 * (edges[:-1] + edges[1:])
     x = (mids[:, None] + half[:, None] * _NODES[None, :]).ravel()
     w = (half[:, None] * _WEIGHTS[None, :]).ravel()
-    return float(np.dot(w, f(x)))
+    return x, w
