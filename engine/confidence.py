@@ -94,5 +94,5 @@ def _weighted(weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def _means_only(k: np.ndarray, means: np.ndarray, meeting: np.ndarray) -> Curves:
     """Curves carrying only what `decide` reads: the means and the share meeting the budgets."""
-    metrics = [MetricCurve(m, m, m, m, m) for m in means]
+    metrics = [MetricCurve(m, np.zeros_like(m), m, m, m) for m in means]
     return Curves(k, 0, metrics[0], metrics[1], metrics[2], meeting)

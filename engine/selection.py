@@ -105,7 +105,8 @@ def decide(curves: Curves, scenario: ScenarioSpec, knee: KneeVariant = KneeVaria
     idx = np.flatnonzero(feasible)
     on_front = pareto_mask(c[idx], t[idx], a[idx])
     frontier[idx[on_front]] = True
-    picks = _pick(c[idx], t[idx], a[idx], on_front, scenario, knee, curve_order=np.arange(idx.size))
+    order = np.arange(idx.size)
+    picks = _pick(c[idx], t[idx], a[idx], curves.accuracy.se[idx], on_front, scenario, knee, curve_order=order, cheapest_first=order)
     choices = []
     for method in Method:
         pos, status, reason = picks[method]
@@ -127,7 +128,7 @@ def recommend(
     `runs` are (model key, curves, decision) in sweep order. Ties go to the smallest k,
     then the model listed first. The knee follows the frontier in order of cost.
     """
-    models, ks, c, t, a = [], [], [], [], []
+    models, ks, c, t, a, se = [], [], [], [], [], []
     for model_key, curves, decision in runs:
         for j in np.flatnonzero(decision.feasible):
             models.append(model_key)
@@ -135,6 +136,7 @@ def recommend(
             c.append(curves.cost.mean[j])
             t.append(curves.time.mean[j])
             a.append(curves.accuracy.mean[j])
+            se.append(curves.accuracy.se[j])
     if not ks:
         reason = "no model has a feasible k: " + "; ".join(
             f"{m}: {d.choices[0].reason}" for m, _, d in runs
@@ -145,10 +147,12 @@ def recommend(
         )
     order = np.lexsort((np.arange(len(ks)), np.asarray(ks)))  # by k, then sweep order
     models = [models[i] for i in order]
-    ks_arr, c_arr, t_arr, a_arr = (np.asarray(v, dtype=np.float64)[order] for v in (ks, c, t, a))
+    ks_arr, c_arr, t_arr, a_arr, se_arr = (np.asarray(v, dtype=np.float64)[order] for v in (ks, c, t, a, se))
     on_front = pareto_mask(c_arr, t_arr, a_arr)
     curve_order = np.lexsort((ks_arr, t_arr, c_arr))
-    picks = _pick(c_arr, t_arr, a_arr, on_front, scenario, knee, curve_order)
+    # Stable: among equal cost and time, the order above (k, then sweep order) decides.
+    cheapest_first = np.lexsort((t_arr, c_arr))
+    picks = _pick(c_arr, t_arr, a_arr, se_arr, on_front, scenario, knee, curve_order, cheapest_first)
     out = []
     for method in Method:
         pos, status, reason = picks[method]
@@ -160,6 +164,35 @@ def recommend(
                 float(c_arr[pos]), float(t_arr[pos]), float(a_arr[pos]), reason,
             ))
     return tuple(out)
+
+
+SCREEN_Z = 3.0
+"""How many standard errors of its gap to the best a k's mean accuracy may fall below
+best - tolerance and still count as within the tolerance (see `max_accuracy_pick`)."""
+
+
+def max_accuracy_pick(
+    accuracy: np.ndarray, accuracy_se: np.ndarray, tolerance: float, cheapest_first: np.ndarray
+) -> tuple[int, Status, str]:
+    """The first candidate in `cheapest_first` whose mean accuracy is within `tolerance` of the
+    best feasible mean accuracy; tolerance 0 is the paper's plain argmax (ties to the first).
+
+    With tolerance > 0, a candidate counts as within it unless its mean lies more than SCREEN_Z
+    standard errors of its gap to the best below best - tolerance: the indifference-zone screen
+    of subset selection (Gupta 1965; Nelson et al. 2001), so that Monte Carlo noise alone never
+    moves the pick to a costlier k. The gap's standard error combines both means' as if
+    independent, which overstates it under common random numbers (a conservative screen). With
+    exact means (standard errors 0) it is the plain tolerance rule.
+    """
+    best_pos = int(np.argmax(accuracy))
+    best = accuracy[best_pos]
+    if tolerance == 0.0:
+        return best_pos, Status.OK, "highest mean accuracy among feasible k"
+    se = np.nan_to_num(accuracy_se, nan=0.0)
+    gap_se = np.sqrt(se * se + se[best_pos] ** 2)
+    within = (accuracy + SCREEN_Z * gap_se)[cheapest_first] >= best - tolerance
+    pos = int(cheapest_first[np.argmax(within)])
+    return pos, Status.OK, f"cheapest feasible k within {tolerance:g} of the highest feasible mean accuracy ({best:.6f})"
 
 
 def knee_position(points: np.ndarray, variant: KneeVariant) -> int | None:
@@ -219,13 +252,17 @@ def infeasible_reason(curves: Curves, scenario: ScenarioSpec) -> str:
 
 
 def _pick(
-    c: np.ndarray, t: np.ndarray, a: np.ndarray, on_front: np.ndarray,
-    scenario: ScenarioSpec, knee: KneeVariant, curve_order: np.ndarray,
+    c: np.ndarray, t: np.ndarray, a: np.ndarray, a_se: np.ndarray, on_front: np.ndarray,
+    scenario: ScenarioSpec, knee: KneeVariant, curve_order: np.ndarray, cheapest_first: np.ndarray,
 ) -> dict[Method, tuple[int | None, Status, str]]:
-    """Positions picked among feasible candidates given in preference order."""
+    """Positions picked among feasible candidates given in preference order.
+
+    `cheapest_first` orders the candidates by cost, then time, then preference: maximal accuracy
+    takes the first of them within the scenario's accuracy tolerance of the best.
+    """
     cn, tn = c / scenario.max_total_cost, t / scenario.max_total_time
     picks: dict[Method, tuple[int | None, Status, str]] = {
-        Method.MAX_ACCURACY: (int(np.argmax(a)), Status.OK, "highest mean accuracy among feasible k"),
+        Method.MAX_ACCURACY: max_accuracy_pick(a, a_se, scenario.accuracy_tolerance, cheapest_first),
         Method.MAX_CUBE: (
             int(np.argmax((1.0 - cn) * (1.0 - tn) * a)), Status.OK,
             "largest (1 - C/Cmax)(1 - T/Tmax)A among feasible k",

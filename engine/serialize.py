@@ -25,7 +25,9 @@ def scenario_to_dict(scenario: ScenarioSpec) -> dict[str, Any]:
 def scenario_from_dict(data: dict[str, Any]) -> ScenarioSpec:
     # Scenarios stored before the latency model existed have the paper's.
     latency = Latency(data.get("latency", Latency.PAPER.value))
-    return ScenarioSpec(**{**data, "k_grid": KGrid(data["k_grid"]), "latency": latency})
+    # Scenarios stored before the accuracy tolerance existed were decided by the plain argmax.
+    tolerance = data.get("accuracy_tolerance", 0.0)
+    return ScenarioSpec(**{**data, "k_grid": KGrid(data["k_grid"]), "latency": latency, "accuracy_tolerance": tolerance})
 
 
 def sweep_to_dict(sweep: SweepSpec) -> dict[str, Any]:

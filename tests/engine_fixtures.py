@@ -16,7 +16,7 @@ from infscale.engine.catalog import builtin_catalog, builtin_scenarios
 from infscale.engine.pipeline import RunResult, run_sweep
 from infscale.engine.plan import SimulationGroup, simulation_groups
 from infscale.engine.simulation import block_streams, difficulty_stream
-from infscale.engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from infscale.engine.specs import DEFAULT_ACCURACY_TOLERANCE, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 from infscale.engine.statistics import Curves, MetricCurve
 
 PAPER_MODELS = builtin_catalog("builtin:paper")
@@ -54,9 +54,11 @@ def make_scenario(
     k_grid: KGrid = KGrid.ALL,
     min_probability: float | None = None,
     latency: Latency = Latency.PAPER,
+    accuracy_tolerance: float = DEFAULT_ACCURACY_TOLERANCE,
 ) -> ScenarioSpec:
     return ScenarioSpec(
-        name, max_total_cost, max_total_time, min_accuracy, k_max, parallelism, k_grid, min_probability, latency
+        name, max_total_cost, max_total_time, min_accuracy, k_max, parallelism, k_grid, min_probability, latency,
+        accuracy_tolerance,
     )
 
 
