@@ -36,10 +36,10 @@ _STREAM_TAG = 0xC0F1DE
 
 def with_confidence(
     partial: Partial, group: SimulationGroup, decisions: Sequence[Decision], seed: int, knee: KneeVariant,
-    replicates: int = REPLICATES,
+    replicates: int = REPLICATES, accuracy_se: np.ndarray | None = None,
 ) -> list[Decision]:
     """The group's decisions (in scenario order) with each choice's confidence filled in."""
-    shares = confidence(partial, group, decisions, seed, knee, replicates)
+    shares = confidence(partial, group, decisions, seed, knee, replicates, accuracy_se)
     return [
         replace(d, choices=tuple(replace(c, confidence=share) for c, share in zip(d.choices, row)))
         for d, row in zip(decisions, shares)
@@ -48,7 +48,7 @@ def with_confidence(
 
 def confidence(
     partial: Partial, group: SimulationGroup, decisions: Sequence[Decision], seed: int, knee: KneeVariant,
-    replicates: int = REPLICATES,
+    replicates: int = REPLICATES, accuracy_se: np.ndarray | None = None,
 ) -> list[tuple[float | None, ...]]:
     """Per scenario of the group, per method: the share of replicates picking the same."""
     n_blocks = partial.blocks.size
@@ -66,7 +66,7 @@ def confidence(
         picked = [(c.status, c.k) for c in decision.choices]
         same = np.zeros(len(picked))
         for r in range(replicates):
-            again = decide(_means_only(k, means[r], meeting[r, s]), scenario, knee)
+            again = decide(_means_only(k, means[r], meeting[r, s], accuracy_se), scenario, knee)
             same += [(c.status, c.k) == p for c, p in zip(again.choices, picked)]
         out.append(tuple(float(x) / replicates for x in same))
     return out
@@ -92,7 +92,10 @@ def _weighted(weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _means_only(k: np.ndarray, means: np.ndarray, meeting: np.ndarray) -> Curves:
-    """Curves carrying only what `decide` reads: the means and the share meeting the budgets."""
-    metrics = [MetricCurve(m, np.zeros_like(m), m, m, m) for m in means]
+def _means_only(k: np.ndarray, means: np.ndarray, meeting: np.ndarray, accuracy_se: np.ndarray | None) -> Curves:
+    """Curves carrying only what `decide` reads: the means, the share meeting the budgets and
+    the accuracy's standard errors (those of all trials: the tolerance's screen)."""
+    zero = np.zeros_like(means[0])
+    ses = (zero, zero, zero if accuracy_se is None else accuracy_se)
+    metrics = [MetricCurve(m, se, m, m, m) for m, se in zip(means, ses)]
     return Curves(k, 0, metrics[0], metrics[1], metrics[2], meeting)

@@ -77,7 +77,7 @@ def advance_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[P
     curves = summarize(merged, group, bins_for(group), ddof=0 if sweep.mode is Mode.LEGACY else 1)
     variant = knee_variant(sweep.mode)
     decisions = [decide(c, scenario, variant) for scenario, c in zip(group.scenarios, curves)]
-    decisions = with_confidence(merged, group, decisions, sweep.seed, variant)
+    decisions = with_confidence(merged, group, decisions, sweep.seed, variant, accuracy_se=curves[0].accuracy.se)
     runs = [RunResult(group.model, scenario, c, d) for scenario, c, d in zip(group.scenarios, curves, decisions)]
     if sweep.adaptive is None:
         return GroupStep(runs, None)
