@@ -7,6 +7,7 @@ store, render.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from infscale.cli.render import curves_document, curves_table, results_document,
 from infscale.engine.errors import InfscaleError
 from infscale.reports.tables import columns_of, curves_columns, to_csv
 
+EXIT_UNFINISHED = 3  # results of a sweep that has not finished, without --partial
 DB_HELP = "database URL (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db)"
 
 
@@ -67,7 +69,9 @@ def add_results(sub: Any) -> None:
     p = sub.add_parser(
         "results", help="the chosen k of a stored sweep (latest by default)",
         description="Show the k each method chose per model and scenario, and the cross-model "
-        "recommendation, for a stored sweep.",
+        "recommendation, for a stored sweep. A sweep that has not finished (running, failed or "
+        "cancelled) shows the runs done so far, says so on stderr and exits 3, unless --partial; "
+        "--json carries the sweep's status.",
         epilog=example("infscale results --scenario balanced", "infscale results --sweep 1 --json > results.json"),
     )
     p.add_argument("--db", help=DB_HELP)
@@ -77,27 +81,35 @@ def add_results(sub: Any) -> None:
     p.add_argument("--as-of", type=as_of_time, metavar="DATE",
                    help="the revisions in force at that time: ISO date (its end) or datetime, UTC")
     add_output_flags(p, "print JSON on stdout", "print the choices as CSV on stdout")
+    p.add_argument("--partial", action="store_true",
+                   help="exit 0 on a sweep that has not finished, with the runs done so far")
     p.set_defaults(handler=cmd_results)
 
 
 def cmd_results(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     sweep_id = resolve_sweep_id(store, args.sweep, args.as_of)
+    status = store.sweep(sweep_id).status
+    unfinished = _unfinished(store, sweep_id, status)
     choices = store.choices(sweep_id, model=args.model, scenario=args.scenario, as_of=args.as_of)
     if not choices:
         when = f" as of {format_time(args.as_of)}" if args.as_of else ""
+        if unfinished:
+            raise InfscaleError(f"{unfinished}; no results for model={args.model} scenario={args.scenario}{when} yet")
         raise InfscaleError(f"sweep {sweep_id}: no results for model={args.model} scenario={args.scenario}{when}")
     recs = store.recommendations(sweep_id, scenario=args.scenario, as_of=args.as_of)
     if args.csv:
         print(to_csv(columns_of(choices)), end="")
-        return 0
-    if args.json:
-        print_json(results_document(sweep_id, choices, recs))
-        return 0
-    spec = store.sweep_spec(sweep_id)
-    print(f"sweep {sweep_id} {spec.name!r}: {trials_text(spec)}, seed {spec.seed}, {spec.mode.value} mode"
-          + (f", as of {format_time(args.as_of)}" if args.as_of else ""))
-    print(results_table(choices, recs, spec.scenarios))
+    elif args.json:
+        print_json({"sweep": sweep_id, "status": status, **results_document(sweep_id, choices, recs)})
+    else:
+        spec = store.sweep_spec(sweep_id)
+        print(f"sweep {sweep_id} {spec.name!r}: {trials_text(spec)}, seed {spec.seed}, {spec.mode.value} mode"
+              + (f", as of {format_time(args.as_of)}" if args.as_of else "") + (f", {status}" if unfinished else ""))
+        print(results_table(choices, recs, spec.scenarios))
+    if unfinished and not args.partial:
+        print(f"infscale: {unfinished}: these results are partial (--partial accepts them)", file=sys.stderr)
+        return EXIT_UNFINISHED
     return 0
 
 
@@ -260,6 +272,16 @@ def add_output_flags(parser: argparse.ArgumentParser, json_help: str, csv_help: 
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help=json_help)
     out.add_argument("--csv", action="store_true", help=csv_help)
+
+
+def _unfinished(store: Any, sweep_id: int, status: str) -> str | None:
+    """What is unfinished about a sweep that is not done ("sweep 3 is running: 4 of 27 runs
+    done"), or None when it is done."""
+    if status == "done":
+        return None
+    spec = store.sweep_spec(sweep_id)
+    done = len({(c.model, c.scenario) for c in store.choices(sweep_id)})
+    return f"sweep {sweep_id} is {status}: {done} of {len(spec.models) * len(spec.scenarios)} runs done"
 
 
 def open_store(url: str | None) -> Any:
