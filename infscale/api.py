@@ -15,6 +15,7 @@ one line the CLI prints.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -184,8 +185,9 @@ class Sweep:
     def id(self) -> int:
         return self.info.id
 
-    @property
+    @functools.cached_property
     def spec(self) -> SweepSpec:
+        """The sweep's spec as stored (it never changes; read once)."""
         return self.store.sweep_spec(self.id)
 
     def __repr__(self) -> str:

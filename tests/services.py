@@ -178,3 +178,33 @@ def _kill_group(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait(10)
+
+
+class Dashboard:
+    """`infscale serve` on a free port over `database`, with basic auth when `auth` (user, password)."""
+
+    def __init__(self, database: str, log_path: Path, auth: tuple[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = {k: v for k, v in os.environ.items() if k != "INFSCALE_DASHBOARD_AUTH"}
+        if auth is not None:
+            env["INFSCALE_DASHBOARD_AUTH"] = ":".join(auth)
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "infscale.cli.main", "serve", "--port", str(self.port), "--db", database],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        wait_for(self._answers, 30, f"infscale serve on port {self.port} (log: {log_path})", 0.1)
+
+    def stop(self) -> None:
+        _kill_group(self.process)
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise ServiceError(f"infscale serve exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False

@@ -27,11 +27,15 @@ function scenarioSection(doc, scenario) {
   table.append(body);
   section.append(table, el("h2", { text: "across models" }));
   const recs = el("table", { class: "recommendations" });
-  recs.append(el("thead", {}, row(["method", "model", "k", "cost", "time", "accuracy", "confidence", "reason"], 2)));
+  const mine = doc.recommendations.filter((x) => x.scenario === scenario.name);
+  const withConfidence = mine.some((r) => r.confidence !== undefined);  // where recommendations carry one
+  recs.append(el("thead", {}, row(["method", "model", "k", "cost", "time", "accuracy",
+    ...(withConfidence ? ["confidence"] : []), "reason"], 2)));
   const recBody = el("tbody");
-  for (const r of doc.recommendations.filter((x) => x.scenario === scenario.name)) {
+  for (const r of mine) {
     recBody.append(row([r.method, r.model || "-", fmt.k(r), fmt.money(r.total_cost), fmt.seconds(r.total_time),
-      fmt.acc(r.accuracy), r.confidence == null ? "-" : r.confidence.toFixed(2), r.status === "ok" ? "" : r.reason], 2));
+      fmt.acc(r.accuracy), ...(withConfidence ? [r.confidence == null ? "-" : r.confidence.toFixed(2)] : []),
+      r.status === "ok" ? "" : r.reason], 2));
   }
   recs.append(recBody);
   section.append(recs);
@@ -73,7 +77,7 @@ async function load() {
     document.getElementById("title").textContent = `Sweep ${sweepId}: ${p.name}`;
     document.getElementById("summary").textContent =
       `${p.status}, ${p.mode} mode, ${p.trials} trials, seed ${p.seed}; ${p.runs_done}/${p.runs_total} runs, ` +
-      `${p.shards_done}/${p.shards_total} shards` + (p.error ? `; error: ${p.error}` : "") +
+      (p.status === "done" && p.shards_done === 0 ? "run in-process" : `${p.shards_done}/${p.shards_total} shards`) + (p.error ? `; error: ${p.error}` : "") +
       "; cells: chosen k (confidence); a model opens its run";
     document.getElementById("scenarios").replaceChildren(...doc.scenarios.map((s) => scenarioSection(doc, s)));
     document.getElementById("changes").replaceChildren(changesSection(doc.changes));

@@ -2,12 +2,14 @@
 "use strict";
 
 function sweepRow(s) {
-  const share = s.trials_total ? s.trials_done / s.trials_total : 0;
+  // A sweep run in-process (`infscale run`) stores no shards: it is all or nothing.
+  const local = s.status === "done" && s.shards_done === 0;
+  const share = local ? 1 : s.trials_total ? s.trials_done / s.trials_total : 0;
   const bar = el("span", { class: "bar" }, el("span", { style: `width: ${(100 * share).toFixed(1)}%` }));
   const name = el("a", { href: `/sweeps/${s.id}`, text: s.name });
   const tr = row([
     String(s.id), name, el("span", { class: `status-${s.status}`, text: s.status }), s.mode, String(s.trials),
-    el("span", { class: "shards", text: `${s.shards_done}/${s.shards_total}` }), bar,
+    el("span", { class: "shards", text: local ? "in-process" : `${s.shards_done}/${s.shards_total}` }), bar,
     `${s.runs_done}/${s.runs_total}`, fmt.rate(s.trials_per_second), fmt.eta(s.eta_seconds),
     s.created_at.replace("T", " ").slice(0, 19), el("span", { class: "error", text: s.error || "" }),
   ], 0);

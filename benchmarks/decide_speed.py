@@ -1,0 +1,136 @@
+"""Speed of deciding again under new budgets (issue: Python API, decide, dashboard).
+
+    python benchmarks/decide_speed.py                       # runs examples/paper.yaml first (about 1.5 min on 2 cores)
+    python benchmarks/decide_speed.py --db sqlite:///infscale.db --sweep 1   # a stored paper sweep
+
+Figures, each the median of many repetitions (this machine is shared: medians, not means):
+1. `decide` for one sweep of 27 runs (9 models x 3 scenarios), every scenario, from the
+   database: reading the stored curves and deciding every method and the cross-model
+   recommendations (goal < 100 ms); and with the curves already in memory, as the dashboard keeps them.
+2. A slider move's round trip through `infscale serve`: the HTTP request to the decide endpoint
+   (the JSON the page draws from), and in Debian's chromium (if installed) from the slider's
+   input event to the page's table and plots redrawn (goal < 200 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import infscale  # noqa: E402
+from infscale.api import Database, decide_stored  # noqa: E402
+from infscale.engine.whatif import Budgets  # noqa: E402
+from infscale.storage.store import Store  # noqa: E402
+from tests.services import Dashboard  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", help="a database holding a finished run of examples/paper.yaml")
+    parser.add_argument("--sweep", type=int, help="its sweep id (default: the latest finished)")
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.db
+        if url is None:
+            url = f"sqlite:///{tmp}/paper.db"
+            print("running examples/paper.yaml ...", flush=True)
+            infscale.run(ROOT / "examples" / "paper.yaml", db=url)
+        sweep = infscale.open_database(url).sweep(args.sweep)
+        runs = len(sweep.run_results())
+        print(f"sweep {sweep.id} {sweep.info.name!r}: {runs} runs, {sweep.info.trials} trials")
+        decide_figures(url, sweep.id, args.repeat)
+        slider_figures(url, sweep.id, args.repeat, Path(tmp))
+
+
+def decide_figures(url: str, sweep_id: int, repeat: int) -> None:
+    budgets = [Budgets(max_total_cost=0.1 + 0.01 * i, min_accuracy=0.9) for i in range(repeat)]
+    cold = []
+    for b in budgets:
+        start = time.perf_counter()
+        database = Database(Store(url, upgrade_schema=False))  # what one `infscale decide` does
+        decide_stored(database.sweep(sweep_id), b)
+        cold.append(time.perf_counter() - start)
+        database.close()
+    warm_sweep = infscale.open_database(url).sweep(sweep_id)
+    warm_sweep.run_results()
+    warm = []
+    for b in budgets:
+        start = time.perf_counter()
+        decide_stored(warm_sweep, b)
+        warm.append(time.perf_counter() - start)
+    print(f"decide, 27 runs, from the database:      median {_ms(cold)}  (goal < 100 ms)")
+    print(f"decide, 27 runs, curves in memory:       median {_ms(warm)}")
+
+
+def slider_figures(url: str, sweep_id: int, repeat: int, tmp: Path) -> None:
+    server = Dashboard(url, tmp / "serve.log")
+    base = server.url
+    try:
+        decide_url = f"{base}/api/sweeps/{sweep_id}/decide"
+        with httpx.Client() as client:
+            client.get(decide_url, params={"scenario": "balanced", "model": "gpt5"})  # fills the curve cache
+            trips = []
+            for i in range(repeat):
+                params = {"scenario": "balanced", "model": "gpt5", "max_total_cost": f"{0.1 + 0.01 * i:g}"}
+                start = time.perf_counter()
+                client.get(decide_url, params=params).raise_for_status()
+                trips.append(time.perf_counter() - start)
+        print(f"slider move, HTTP round trip:            median {_ms(trips)}")
+        if Path(CHROMIUM).exists():
+            page_trips = _browser_trips(f"{base}/sweeps/{sweep_id}/runs/gpt5/balanced", repeat)
+            print(f"slider move, input to page redrawn:      median {_ms(page_trips)}  (goal < 200 ms)")
+        else:
+            print(f"slider move in the browser: not measured ({CHROMIUM} is missing)")
+    finally:
+        server.stop()
+
+
+def _browser_trips(url: str, repeat: int) -> list[float]:
+    """In the page: set the cost slider, fire its input event, wait for the redrawn table."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.locator("body[data-ready=true]").wait_for()
+        trips = []
+        for i in range(repeat):
+            seconds = page.evaluate("""(i) => new Promise((resolve) => {
+                const slider = document.getElementById('max_total_cost');
+                const value = Number(slider.min) + (i % 2 ? 0.3 : 0.7) * (Number(slider.max) - Number(slider.min));
+                slider.value = String(value);
+                const wanted = String(Number(slider.value));
+                const start = performance.now();
+                new MutationObserver((_, observer) => {
+                    if (document.body.dataset.decidedMaxTotalCost === wanted) {
+                        observer.disconnect();
+                        requestAnimationFrame(() => resolve((performance.now() - start) / 1000));
+                    }
+                }).observe(document.body, { attributes: true });
+                slider.dispatchEvent(new Event('input'));
+            })""", i)
+            trips.append(seconds)
+        browser.close()
+    return trips
+
+
+def _ms(seconds: list[float]) -> str:
+    return f"{1000 * statistics.median(seconds):6.1f} ms (min {1000 * min(seconds):.1f}, n={len(seconds)})"
+
+
+if __name__ == "__main__":
+    main()
