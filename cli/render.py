@@ -91,6 +91,8 @@ def results_table(choices: Sequence[Any], recommendations: Sequence[Any], scenar
 
 def trials_text(sweep: Any) -> str:
     """A sweep's trial count as a header says it: "100000 trials" or what `trials: auto` asks."""
+    if sweep.mode.value == "exact":
+        return "exact expectations, no trials"
     if sweep.adaptive is None:
         return f"{sweep.trials} trials"
     a = sweep.adaptive

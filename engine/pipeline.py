@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 from infscale.engine.adaptive import first_round, is_round_end, next_round, stop_reason
 from infscale.engine.confidence import with_confidence
+from infscale.engine.exact_curves import exact_curves
 from infscale.engine.legacy import simulate_legacy
 from infscale.engine.plan import SimulationGroup, block_plan, simulation_groups
 from infscale.engine.selection import Decision, KneeVariant, Recommendation, decide, recommend
@@ -112,8 +113,21 @@ def recommend_all(sweep: SweepSpec, runs: Sequence[RunResult]) -> tuple[Recommen
     return tuple(out)
 
 
+def run_exact(sweep: SweepSpec) -> SweepResult:
+    """`mode: exact`: every run decided from exact expectations (engine.exact_curves), no sampling."""
+    runs: list[RunResult] = []
+    variant = knee_variant(sweep.mode)
+    for group in simulation_groups(sweep):
+        for scenario, curves in zip(group.scenarios, exact_curves(group)):
+            runs.append(RunResult(group.model, scenario, curves, decide(curves, scenario, variant)))
+    ordered = order_runs(sweep, runs)
+    return SweepResult(ordered, recommend_all(sweep, ordered))
+
+
 def run_sweep(sweep: SweepSpec) -> SweepResult:
     """The whole sweep serially in this process (the reference the parallel runners must match)."""
+    if sweep.mode is Mode.EXACT:
+        return run_exact(sweep)
     runs: list[RunResult] = []
     for group in simulation_groups(sweep):
         partials: list[Partial] = []

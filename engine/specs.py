@@ -21,6 +21,7 @@ class Mode(str, Enum):
 
     STANDARD = "standard"
     LEGACY = "legacy"
+    EXACT = "exact"  # no sampling: decide from exact expectations (engine.exact_curves)
 
 
 class KGrid(str, Enum):
@@ -266,12 +267,14 @@ def sweep_from_mapping(
     try:
         mode = Mode(mode_name)
     except ValueError:
-        raise SpecError(source, "mode", f"must be 'standard' or 'legacy', got {mode_name!r}") from None
+        raise SpecError(source, "mode", f"must be 'standard', 'legacy' or 'exact', got {mode_name!r}") from None
     if mode is Mode.LEGACY:
         _check_legacy(models, scenarios, source)
         _refuse_keys(data.get("scenarios"), ("accuracy_tolerance",), "the notebook's argmax", source)
         scenarios = tuple(replace(s, accuracy_tolerance=0.0) for s in scenarios)
-    trials, adaptive = _trials(data, source)
+    if mode is Mode.EXACT:
+        _check_exact(data, scenarios, source)
+    trials, adaptive = (0, None) if mode is Mode.EXACT else _trials(data, source)
     if adaptive is not None and mode is Mode.LEGACY:
         raise SpecError(source, "trials", "legacy mode runs a fixed number of trials in one block; 'auto' needs standard mode")
     return SweepSpec(
@@ -344,6 +347,19 @@ def _check_legacy(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, 
             raise SpecError(
                 source, f"scenarios[{i}].latency",
                 f"legacy mode has only the notebook's 'paper' latency, got {scenario.latency.value!r}",
+            )
+
+
+def _check_exact(data: Mapping[str, Any], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:
+    """Exact mode samples nothing: no trial count, and no chance constraint (it needs the joint law)."""
+    for key in ("trials", "max_trials", "target_confidence"):
+        if key in data:
+            raise SpecError(source, key, "exact mode samples nothing; remove it (or use mode: standard)")
+    for i, scenario in enumerate(scenarios):
+        if scenario.min_probability is not None:
+            raise SpecError(
+                source, f"scenarios[{i}].min_probability",
+                "a chance constraint needs sampling; exact mode decides from exact means (use mode: standard)",
             )
 
 

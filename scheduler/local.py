@@ -14,9 +14,9 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Callable
 
 from infscale.engine.adaptive import first_round
-from infscale.engine.pipeline import RunResult, SweepResult, advance_group, order_runs, recommend_all, simulate_shard
+from infscale.engine.pipeline import RunResult, SweepResult, advance_group, order_runs, recommend_all, run_exact, simulate_shard
 from infscale.engine.plan import SimulationGroup, block_plan, shard_ranges, simulation_groups
-from infscale.engine.specs import SweepSpec
+from infscale.engine.specs import Mode, SweepSpec
 from infscale.engine.statistics import Partial, merge
 
 Progress = Callable[[int], None]
@@ -34,7 +34,10 @@ def total_trials(sweep: SweepSpec) -> int:
 
 
 def run_local(sweep: SweepSpec, workers: int | None = None, progress: Progress | None = None) -> SweepResult:
-    """Simulate every group on `workers` processes (1: in this process), then decide."""
+    """Simulate every group on `workers` processes (1: in this process), then decide.
+    Exact mode simulates nothing: it decides at once, in this process."""
+    if sweep.mode is Mode.EXACT:
+        return run_exact(sweep)
     workers = workers or default_workers()
     groups = simulation_groups(sweep)
     todo = {g: first_round(sweep) for g in range(len(groups))}

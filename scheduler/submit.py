@@ -53,6 +53,8 @@ def shard_message(sweep_id: int, group_key: str, shard_index: int, n_shards: int
 
 def submit(sweep: SweepSpec, store: Store, broker: str | None = None, blocks_per_shard: int | None = None) -> int:
     """Record the sweep, enqueue its shards and return its id (it then runs on the workers)."""
+    if sweep.mode.value == "exact":  # nothing to shard: refuse before anything is stored
+        raise SubmitError(f"{sweep.source}: exact mode samples nothing and takes milliseconds; use infscale run")
     blocks_per_shard = settings.shard_blocks(blocks_per_shard)
     sweep_id = store.create_sweep(sweep, blocks_per_shard, status=SweepStatus.PENDING)
     messages = shard_messages(sweep_id, sweep, blocks_per_shard)

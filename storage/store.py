@@ -539,7 +539,7 @@ def _insert_sweep(
 ) -> tuple[SweepRecord, list[RunRecord]]:
     """The sweep row, its simulations and its pending runs (in sweep order)."""
     n_blocks = first_round(sweep).stop  # all blocks, unless `trials: auto` (it adds rounds)
-    n_shards = len(shard_ranges(n_blocks, blocks_per_shard or n_blocks))
+    n_shards = len(shard_ranges(n_blocks, blocks_per_shard or max(n_blocks, 1)))  # exact mode: none
     now = utc_now()
     record = SweepRecord(
         name=sweep.name, source=sweep.source, spec=sweep_to_dict(sweep), mode=sweep.mode.value,

@@ -203,20 +203,20 @@ class CurvePointRecord(Base):
     k: Mapped[int] = mapped_column(Integer, primary_key=True)
     cost_mean: Mapped[float] = mapped_column(NaNDouble)
     cost_se: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: 1 trial
-    cost_p05: Mapped[float] = mapped_column(NaNDouble)
-    cost_p50: Mapped[float] = mapped_column(NaNDouble)
-    cost_p95: Mapped[float] = mapped_column(NaNDouble)
+    cost_p05: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
+    cost_p50: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
+    cost_p95: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
     time_mean: Mapped[float] = mapped_column(NaNDouble)
     time_se: Mapped[float] = mapped_column(NaNDouble, nullable=True)
-    time_p05: Mapped[float] = mapped_column(NaNDouble)
-    time_p50: Mapped[float] = mapped_column(NaNDouble)
-    time_p95: Mapped[float] = mapped_column(NaNDouble)
+    time_p05: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
+    time_p50: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
+    time_p95: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
     accuracy_mean: Mapped[float] = mapped_column(NaNDouble)
     accuracy_se: Mapped[float] = mapped_column(NaNDouble, nullable=True)
-    accuracy_p05: Mapped[float] = mapped_column(NaNDouble)
-    accuracy_p50: Mapped[float] = mapped_column(NaNDouble)
-    accuracy_p95: Mapped[float] = mapped_column(NaNDouble)
-    feasible_probability: Mapped[float] = mapped_column(NaNDouble)
+    accuracy_p05: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
+    accuracy_p50: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
+    accuracy_p95: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
+    feasible_probability: Mapped[float] = mapped_column(NaNDouble, nullable=True)  # NULL: exact mode
     feasible: Mapped[bool] = mapped_column(Boolean)
     on_frontier: Mapped[bool] = mapped_column(Boolean)
 
@@ -256,6 +256,8 @@ class RecommendationRecord(Base):
     total_time: Mapped[float | None] = mapped_column(Double)
     accuracy: Mapped[float | None] = mapped_column(Double)
     reason: Mapped[str] = mapped_column(Text)
+    # Estimated probability that the pick is right (migration 0004; engine.confidence).
+    confidence: Mapped[float | None] = mapped_column(Double)
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     # When this revision was written (migration 0002; older rows: their sweep's finish time).
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utc_now)

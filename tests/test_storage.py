@@ -143,7 +143,7 @@ def test_migrated_schema_matches_orm_metadata(fresh_url: str) -> None:
             # The comparison does see the database: against no tables, all of them are extra.
             removed = {d[1].name for d in compare_metadata(context, MetaData()) if d[0] == "remove_table"}
             assert removed == set(TABLES)
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003_stop_reason"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004_confidence_exact"
     finally:
         engine.dispose()
 
