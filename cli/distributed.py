@@ -20,6 +20,7 @@ from infscale.engine.errors import InfscaleError
 
 BROKER_HELP = "Redis broker URL (default: $INFSCALE_BROKER_URL or redis://127.0.0.1:6379/0)"
 POLL_SECONDS = 0.5
+FLOWER_COLUMNS = "name,args,state,received,started,runtime,retries,worker"
 
 EXIT_DONE, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 2
 
@@ -209,15 +210,21 @@ def cmd_beat(args: argparse.Namespace) -> int:
 def add_flower(sub: Any) -> None:
     p = sub.add_parser(
         "flower", help="run Flower, the web monitor of the workers and their tasks",
-        description="Run `celery -A infscale.workers.app flower`: tasks with their readable arguments (sweep, "
-        "group, shard i of n), retries and failures, workers, and the queue. Basic auth from "
-        "$INFSCALE_FLOWER_BASIC_AUTH (user:password, kept out of the process list); with "
-        "--persistent, its state is kept in $INFSCALE_FLOWER_DB.",
-        epilog=example("INFSCALE_FLOWER_BASIC_AUTH=admin:change-me infscale flower --port 5555"),
+        description="Run Flower (`celery -A infscale.workers.app flower`): tasks labelled with their sweep, "
+        "simulation group and shard (args column: sweep 12 - gpt5/P4/k128/multiples - shard 3/7), "
+        "retries and failures, workers, and the queue. Basic auth from $INFSCALE_FLOWER_BASIC_AUTH "
+        "(user:password, kept out of the process list) guards every page, the API and /metrics "
+        "(Prometheus; only /healthcheck is open). Without it Flower does not start, unless "
+        "--insecure-no-auth, which serves on 127.0.0.1 only. With --persistent, its state is kept in "
+        "$INFSCALE_FLOWER_DB.",
+        epilog=example("INFSCALE_FLOWER_BASIC_AUTH=admin:change-me infscale flower --port 5555",
+                       "infscale flower --insecure-no-auth     # this machine only: http://127.0.0.1:5555"),
     )
     p.add_argument("--broker", help=BROKER_HELP)
     p.add_argument("--port", type=positive_int, default=5555, help="HTTP port (default: 5555)")
     p.add_argument("--persistent", action="store_true", help="keep Flower's state across restarts")
+    p.add_argument("--insecure-no-auth", action="store_true",
+                   help="start without $INFSCALE_FLOWER_BASIC_AUTH, listening on 127.0.0.1 only")
     p.add_argument("--loglevel", default="INFO", help="log level (default: INFO)")
     p.set_defaults(handler=cmd_flower, db=None)
 
@@ -225,20 +232,33 @@ def add_flower(sub: Any) -> None:
 def cmd_flower(args: argparse.Namespace) -> int:
     from infscale.scheduler import settings
 
-    env = {"FLOWER_PORT": str(args.port)}
-    if settings.flower_basic_auth():
-        env["FLOWER_BASIC_AUTH"] = settings.flower_basic_auth()
+    # The args column carries each task's label (workers.labels); an operator's own choice wins.
+    env = {"FLOWER_PORT": str(args.port), "FLOWER_TASKS_COLUMNS": os.environ.get("FLOWER_TASKS_COLUMNS") or FLOWER_COLUMNS}
+    auth = settings.flower_basic_auth()
+    if auth:
+        env["FLOWER_BASIC_AUTH"] = auth
+    elif not args.insecure_no_auth:
+        raise InfscaleError(
+            "flower: INFSCALE_FLOWER_BASIC_AUTH is not set: Flower would show every task's arguments and "
+            "let anyone stop workers; set it to user:password, or pass --insecure-no-auth to serve on 127.0.0.1 only"
+        )
+    else:
+        env["FLOWER_ADDRESS"] = "127.0.0.1"
+        print(f"infscale: Flower WITHOUT authentication, on http://127.0.0.1:{args.port} only "
+              "(set INFSCALE_FLOWER_BASIC_AUTH to serve other machines)", file=sys.stderr)
     if args.persistent:
         env.update(FLOWER_PERSISTENT="true", FLOWER_DB=settings.flower_db())
-    _exec_celery("flower", [], args, env)
+    _exec_celery("flower", [], args, env, launcher="infscale.workers.flower")
 
 
-def celery_command(program: str, extra: list[str], loglevel: str = "INFO") -> list[str]:
-    """The `celery -A infscale.workers.app PROGRAM` command line the wrappers run."""
-    return [sys.executable, "-m", "celery", "-A", "infscale.workers.app", program, "--loglevel", loglevel, *extra]
+def celery_command(program: str, extra: list[str], loglevel: str = "INFO", launcher: str = "celery") -> list[str]:
+    """The `celery -A infscale.workers.app PROGRAM` command line the wrappers run (`launcher`: the
+    module run with -m, celery's own or one that wraps it)."""
+    return [sys.executable, "-m", launcher, "-A", "infscale.workers.app", program, "--loglevel", loglevel, *extra]
 
 
-def _exec_celery(program: str, extra: list[str], args: argparse.Namespace, env: dict[str, str] | None = None) -> None:
+def _exec_celery(program: str, extra: list[str], args: argparse.Namespace, env: dict[str, str] | None = None,
+                 launcher: str = "celery") -> None:
     """Replace this process with celery (so signals reach it directly), with --broker/--db in
     its environment where given."""
     environ = {**os.environ, **(env or {})}
@@ -246,7 +266,7 @@ def _exec_celery(program: str, extra: list[str], args: argparse.Namespace, env: 
         environ["INFSCALE_BROKER_URL"] = args.broker
     if args.db:
         environ["INFSCALE_DATABASE_URL"] = args.db
-    argv = celery_command(program, extra, args.loglevel)
+    argv = celery_command(program, extra, args.loglevel, launcher)
     os.execvpe(argv[0], argv, environ)
 
 

@@ -69,12 +69,14 @@ def submit(sweep: SweepSpec, store: Store, broker: str | None = None, blocks_per
 
 
 def enqueue(messages: list[dict[str, Any]], broker: str | None = None) -> None:
-    """Send one `infscale.simulate_shard` task per message, over one connection."""
+    """Send one `infscale.simulate_shard` task per message, over one connection, labelled for
+    Flower (`sweep 12 - gpt5/P4/k128/multiples - shard 3/7`)."""
     from infscale.workers.app import SIMULATE_SHARD, make_app  # Celery is imported only when sending
+    from infscale.workers.labels import task_label
 
     app = make_app(broker)
     with app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=BROKER_CONNECT_RETRIES, interval_start=0.2, interval_step=0.3)
         with connection.Producer() as producer:
             for kwargs in messages:
-                app.send_task(SIMULATE_SHARD, kwargs=kwargs, producer=producer)
+                app.send_task(SIMULATE_SHARD, kwargs=kwargs, producer=producer, argsrepr=task_label(kwargs))

@@ -77,14 +77,94 @@ def test_flower_lists_the_sweeps_tasks_by_name_behind_basic_auth(stack):
     shards = [t for t in tasks.values() if t["name"] == "infscale.simulate_shard"]
     assert len(shards) == 3  # 3072 trials = 3 blocks, one block per shard
     assert all(t["state"] == "SUCCESS" for t in shards)
-    # Operators read the arguments: sweep id, simulation group, shard i of n.
+    # Operators read which sweep, group and shard each task is, in the args column.
+    group = "gpt5-nano/P4/k16/multiples"
+    assert sorted(t["args"] for t in shards) == [f"sweep {sweep_id} - {group} - shard {i}/3" for i in (1, 2, 3)]
+    reduces = [t for t in tasks.values() if t["name"] == "infscale.reduce_run"]
+    assert {t["args"] for t in reduces} == {f"sweep {sweep_id} - {group} - reduce"}
     kwargs = " ".join(str(t.get("kwargs")) for t in shards)
-    assert f"'sweep_id': {sweep_id}" in kwargs and "gpt5-nano/P4/k16/multiples" in kwargs
-    assert "'n_shards': 3" in kwargs
+    assert f"'sweep_id': {sweep_id}" in kwargs and "'n_shards': 3" in kwargs
+    page = _get_text(f"{stack['url']}/tasks", AUTH)
+    assert re.search(r'data-column="args"', page), "the tasks page shows the args column"
 
-    assert _status(f"{stack['url']}/api/tasks") == 401
-    assert _status(f"{stack['url']}/api/tasks", "ops:wrong-password") == 401
+    for path in ("/api/tasks", "/metrics", "/tasks"):
+        assert _status(f"{stack['url']}{path}") == 401, path
+        assert _status(f"{stack['url']}{path}", "ops:wrong-password") == 401, path
+    metrics = _get_text(f"{stack['url']}/metrics", AUTH)
+    assert "flower_events_total" in metrics and "infscale.simulate_shard" in metrics
+    assert "shard 1/3" not in metrics, "labels must not become metric label values (a series per shard)"
+    assert _status(f"{stack['url']}/healthcheck") == 200  # container health checks need no password
     assert AUTH.split(":")[1] not in " ".join(_cmdlines()), "the password must not be on a command line"
+
+
+def test_flower_refuses_to_start_without_auth(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFSCALE_FLOWER", "FLOWER_"))}
+    done = subprocess.run([sys.executable, "-m", "infscale.cli.main", "flower", "--port", str(free_port())],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "INFSCALE_FLOWER_BASIC_AUTH is not set" in done.stderr
+    assert "--insecure-no-auth" in done.stderr
+
+
+def test_flower_without_auth_listens_on_loopback_only_and_says_so(tmp_path):
+    redis_server = RedisServer(tmp_path / "redis").start()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFSCALE_FLOWER", "FLOWER_"))}
+    env.update(INFSCALE_BROKER_URL=redis_server.url, PYTHONPATH=str(REPO))
+    log_path = tmp_path / "flower.log"
+    with open(log_path, "wb") as log:
+        flower = subprocess.Popen([sys.executable, "-m", "infscale.cli.main", "flower", "--port", str(port),
+                                   "--insecure-no-auth"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        wait_for(lambda: _status(f"http://127.0.0.1:{port}/healthcheck") == 200, 60, "Flower to answer", 0.2)
+        assert _status(f"http://127.0.0.1:{port}/tasks") == 200  # no password asked: this machine only
+        assert _listening(port) == {"127.0.0.1"}
+        assert f"Flower WITHOUT authentication, on http://127.0.0.1:{port} only" in log_path.read_text()
+    finally:
+        os.killpg(flower.pid, 9)
+        flower.wait(10)
+        redis_server.stop()
+
+
+def test_every_send_of_a_shard_or_reduce_carries_its_label(tmp_path):
+    """Submit's enqueue, a task's delay, and a retry (a signature sent again, as Task.retry does)
+    all put the label in the message's argsrepr, which is what Flower shows."""
+    from infscale.scheduler.submit import enqueue
+    from infscale.workers.app import make_app
+    from infscale.workers.tasks import reduce_run, simulate_shard
+
+    redis_server = RedisServer(tmp_path / "redis").start()
+    try:
+        shard = {"sweep_id": 12, "group_key": "gpt5/P4/k128/multiples", "shard_index": 2, "n_shards": 7,
+                 "blocks": [32, 48]}
+        enqueue([shard], redis_server.url)
+        app = make_app(redis_server.url)
+        with app.producer_or_acquire() as producer:  # the tasks' own app has no broker configured here
+            simulate_shard.s(**shard).apply_async(producer=producer)
+            reduce_run.apply_async(kwargs={"sweep_id": 12, "group_key": "gpt5/P4/k128/multiples"}, producer=producer)
+        with redis_server.client() as client:
+            messages = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
+    finally:
+        redis_server.stop()
+    labels = sorted(m["headers"]["argsrepr"] for m in messages)
+    assert labels == ["sweep 12 - gpt5/P4/k128/multiples - reduce"] + ["sweep 12 - gpt5/P4/k128/multiples - shard 3/7"] * 2
+    assert all(m["headers"]["task"] in {"infscale.simulate_shard", "infscale.reduce_run"} for m in messages)
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses with a TCP socket listening on `port` (IPv4 and IPv6, from /proc)."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                if len(address) == 8:
+                    out.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+                else:
+                    out.add("::1" if address.endswith("01000000") and set(address[:24]) == {"0"} else address)
+    return out
 
 
 def test_compose_file_defines_a_safe_scalable_stack():
@@ -164,6 +244,13 @@ def _status(url: str, auth: str | None = None) -> int:
         return exc.code
     except OSError:
         return 0
+
+
+def _get_text(url: str, auth: str) -> str:
+    request = urllib.request.Request(url)
+    request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
 
 
 def _get_json(url: str, auth: str) -> dict:

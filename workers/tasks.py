@@ -24,7 +24,6 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from celery import Task
 from kombu.exceptions import OperationalError
 
 from infscale.engine import pipeline
@@ -37,12 +36,14 @@ from infscale.storage.codec import partial_to_bytes
 from infscale.storage.store import Store
 from infscale.storage.tables import FINAL_SWEEP_STATUSES
 from infscale.workers.app import CHECK_SWEEPS, RECALC, REDUCE_RUN, SIMULATE_SHARD, app
+from infscale.workers.labels import LabelledTask
 
 log = logging.getLogger(__name__)
 
 
-class FailsSweepTask(Task):
-    """A task whose final failure (retries exhausted, or hard time limit) fails its sweep."""
+class FailsSweepTask(LabelledTask):
+    """A task whose final failure (retries exhausted, or hard time limit) fails its sweep; labelled
+    in Flower with its sweep, group and shard (workers.labels)."""
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: dict, einfo: Any) -> None:
         sweep_id = kwargs["sweep_id"]
