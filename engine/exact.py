@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from infscale.engine.accuracy import expected_correctness
-from infscale.engine.specs import ModelSpec
+from infscale.engine.specs import InputBilling, ModelSpec
 
 _SQRT2 = math.sqrt(2.0)
 _erf = np.frompyfunc(math.erf, 1, 1)
@@ -62,15 +62,19 @@ def expected_output_tokens(model: ModelSpec) -> float:
     return float(p_lo * given(1.0)[0] + p_hi * given(hi)[0] + inner)
 
 
-def expected_cost(model: ModelSpec, k: int) -> float:
-    """E[C(k)] = k (c_in E[L_in] + c_out E[L_out])."""
-    return k * (model.c_in * expected_input_tokens(model) + model.c_out * expected_output_tokens(model))
+def expected_cost(model: ModelSpec, k: int, billing: InputBilling | None = None) -> float:
+    """E[C(k)] = k (c_in E[L_in] + c_out E[L_out]) when every prompt is billed; with
+    `input_billing` once or cached (`billing` overrides the model's), inferences 2..k pay
+    c' = 0 or c_in_cached per input token: c_in E[L_in] + (k - 1) c' E[L_in] + k c_out E[L_out]."""
+    e_in = expected_input_tokens(model)
+    later = model.input_price_after_first(billing)
+    return model.c_in * e_in + (k - 1) * later * e_in + k * model.c_out * expected_output_tokens(model)
 
 
 def expected_time(model: ModelSpec, k: int, parallelism: int) -> float:
-    """E[T(k)] = k (t_in E[L_in] + t_out E[L_out]) / P."""
+    """E[T(k)] = k (t_fixed + t_in E[L_in] + t_out E[L_out]) / P."""
     per = model.t_in * expected_input_tokens(model) + model.t_out * expected_output_tokens(model)
-    return k * per / parallelism
+    return k * (model.t_fixed + per) / parallelism
 
 
 def expected_accuracy(model: ModelSpec, k: int) -> float:

@@ -22,24 +22,27 @@ _JIT = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
 @numba.njit(**_JIT)
 def prefix_totals(z_in: np.ndarray, z_out: np.ndarray, model: tuple, cost: np.ndarray, time: np.ndarray,
-                  carry_cost: np.ndarray, carry_time: np.ndarray, sum_time: bool) -> None:
+                  carry_cost: np.ndarray, carry_time: np.ndarray, sum_time: bool, first_row: int) -> None:
     """Standard normals of token lengths -> total cost of the first i + 1 inferences, and their
     total time (`sum_time`, paper latency: times already divided by P) or, without
     `sum_time`, the time of inference i alone (for `wave_prefix`).
 
-    `model` is (mu_Lin, sigma_Lin, 16 mu_Lin, mu_Lout, sigma_Lout, c_in, c_out, t_in, t_out);
-    L_in = clip(z sigma + mu, 1, 16 mu_Lin), L_out = clip(z sigma + mu, 1, 16 L_in)
-    (science.md section 2). `carry_*` hold the totals before the chunk's first row and are
-    advanced to its last.
+    `model` is (mu_Lin, sigma_Lin, 16 mu_Lin, mu_Lout, sigma_Lout, c_in, c_out, t_in, t_out,
+    t_fixed, c_in_later); L_in = clip(z sigma + mu, 1, 16 mu_Lin), L_out = clip(z sigma + mu, 1,
+    16 L_in) (science.md section 2); inference 0 (row `first_row` + i == 0) pays c_in per input
+    token, later ones c_in_later (input billing); t_fixed is added to every inference's time
+    (0.0 leaves it unchanged: times are >= 0). `carry_*` hold the totals before the chunk's first
+    row and are advanced to its last.
     """
-    mu_in, sd_in, in_hi, mu_out, sd_out, c_in, c_out, t_in, t_out = model
+    mu_in, sd_in, in_hi, mu_out, sd_out, c_in, c_out, t_in, t_out, t_fixed, c_in_later = model
     rows, n = z_in.shape
     for i in range(rows):
+        price_in = c_in if first_row + i == 0 else c_in_later
         for j in range(n):
             l_in = _clip(z_in[i, j] * sd_in + mu_in, 1.0, in_hi)
             l_out = _clip(z_out[i, j] * sd_out + mu_out, 1.0, 16.0 * l_in)
-            c = l_in * c_in + l_out * c_out
-            t = l_in * t_in + l_out * t_out
+            c = l_in * price_in + l_out * c_out
+            t = l_in * t_in + l_out * t_out + t_fixed
             c += carry_cost[j]
             cost[i, j] = c
             carry_cost[j] = c

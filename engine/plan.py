@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from infscale.engine.errors import SpecError
-from infscale.engine.specs import KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from infscale.engine.specs import InputBilling, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 
 BLOCK_TRIALS = 1024
 """Trials per block in standard mode. Fixed: changing it changes every stored result."""
@@ -42,12 +42,19 @@ class SimulationGroup:
         The paper's latency adds nothing, so keys stored before latency models existed still match.
         """
         key = f"{self.model.key}/P{self.parallelism}/k{self.k_max}/{self.k_grid.value}"
-        return key if self.latency is Latency.PAPER else f"{key}/{self.latency.value}"
+        if self.latency is not Latency.PAPER:
+            key = f"{key}/{self.latency.value}"
+        return key if self.billing is InputBilling.EACH else f"{key}/billing-{self.billing.value}"
 
     @property
     def latency(self) -> Latency:
         """The latency model, the same for every scenario of the group."""
         return self.scenarios[0].latency
+
+    @property
+    def billing(self) -> InputBilling:
+        """How prompts are billed: the scenarios' input_billing (the same for the group), else the model's."""
+        return _billing(self.model, self.scenarios[0])
 
     def grid(self) -> np.ndarray:
         return self.scenarios[0].grid()
@@ -72,15 +79,18 @@ class BlockPlan:
 
 def simulation_groups(sweep: SweepSpec) -> tuple[SimulationGroup, ...]:
     """Group the sweep's model x scenario runs by the simulation they can share."""
-    groups: dict[tuple[str, int, int, KGrid, Latency], list[ScenarioSpec]] = {}
+    groups: dict[tuple[str, int, int, KGrid, Latency, InputBilling], list[ScenarioSpec]] = {}
     for model in sweep.models:
         for scenario in sweep.scenarios:
-            key = (model.key, scenario.parallelism, scenario.k_max, scenario.k_grid, scenario.latency)
+            key = (
+                model.key, scenario.parallelism, scenario.k_max, scenario.k_grid, scenario.latency,
+                _billing(model, scenario),
+            )
             groups.setdefault(key, []).append(scenario)
     by_key = {m.key: m for m in sweep.models}
     return tuple(
         SimulationGroup(by_key[mk], p, kmax, grid, tuple(scen))
-        for (mk, p, kmax, grid, _), scen in groups.items()
+        for (mk, p, kmax, grid, _, _), scen in groups.items()
     )
 
 
@@ -96,6 +106,10 @@ def shard_ranges(n_blocks: int, blocks_per_shard: int) -> list[range]:
     if blocks_per_shard < 1:
         raise ValueError("blocks_per_shard must be >= 1")
     return [range(s, min(s + blocks_per_shard, n_blocks)) for s in range(0, n_blocks, blocks_per_shard)]
+
+
+def _billing(model: ModelSpec, scenario: ScenarioSpec) -> InputBilling:
+    return model.input_billing if scenario.input_billing is None else scenario.input_billing
 
 
 def model_stream_key(model_key: str) -> int:

@@ -5,21 +5,32 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from infscale.engine.specs import AccuracyModel, AdaptiveTrials, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from infscale.engine.specs import AccuracyModel, AdaptiveTrials, InputBilling, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+
+
+# Keys added later are stored only when they differ from their default, so a spec that does
+# not use them is stored exactly as before they existed.
+_MODEL_DEFAULTS = {"t_fixed": 0.0, "input_billing": InputBilling.EACH.value, "c_in_cached": None}
 
 
 def model_to_dict(model: ModelSpec) -> dict[str, Any]:
-    return {**asdict(model), "accuracy_model": model.accuracy_model.value}
+    data = {**asdict(model), "accuracy_model": model.accuracy_model.value, "input_billing": model.input_billing.value}
+    return {k: v for k, v in data.items() if k not in _MODEL_DEFAULTS or v != _MODEL_DEFAULTS[k]}
 
 
 def model_from_dict(data: dict[str, Any]) -> ModelSpec:
     # Models stored before accuracy models existed have the paper's Gaussian best-of-k.
     accuracy_model = AccuracyModel(data.get("accuracy_model", AccuracyModel.GAUSSIAN_BEST_OF_K.value))
-    return ModelSpec(**{**data, "accuracy_model": accuracy_model})
+    billing = InputBilling(data.get("input_billing", InputBilling.EACH.value))
+    return ModelSpec(**{**data, "accuracy_model": accuracy_model, "input_billing": billing})
 
 
 def scenario_to_dict(scenario: ScenarioSpec) -> dict[str, Any]:
-    return {**asdict(scenario), "k_grid": scenario.k_grid.value, "latency": scenario.latency.value}
+    data = {**asdict(scenario), "k_grid": scenario.k_grid.value, "latency": scenario.latency.value}
+    del data["input_billing"]
+    if scenario.input_billing is not None:
+        data["input_billing"] = scenario.input_billing.value
+    return data
 
 
 def scenario_from_dict(data: dict[str, Any]) -> ScenarioSpec:
@@ -27,7 +38,11 @@ def scenario_from_dict(data: dict[str, Any]) -> ScenarioSpec:
     latency = Latency(data.get("latency", Latency.PAPER.value))
     # Scenarios stored before the accuracy tolerance existed were decided by the plain argmax.
     tolerance = data.get("accuracy_tolerance", 0.0)
-    return ScenarioSpec(**{**data, "k_grid": KGrid(data["k_grid"]), "latency": latency, "accuracy_tolerance": tolerance})
+    billing = None if data.get("input_billing") is None else InputBilling(data["input_billing"])
+    return ScenarioSpec(**{
+        **data, "k_grid": KGrid(data["k_grid"]), "latency": latency, "accuracy_tolerance": tolerance,
+        "input_billing": billing,
+    })
 
 
 def sweep_to_dict(sweep: SweepSpec) -> dict[str, Any]:

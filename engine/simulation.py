@@ -86,9 +86,12 @@ def simulate_block(
     waves = group.latency is Latency.WAVES
     # Paper latency: time per token divided by P up front, T(k) = sum_i T_i / P.
     t_in, t_out = (model.t_in, model.t_out) if waves else (model.t_in / group.parallelism, model.t_out / group.parallelism)
+    t_fixed = model.t_fixed if waves else model.t_fixed / group.parallelism
+    # Input billing: inference 1 pays c_in per input token, inferences 2..k c_in_later (c_in
+    # when every prompt is billed, so the old path is taken bit for bit).
     per_inference = (
         model.mu_Lin, model.sigma_Lin, 16.0 * model.mu_Lin, model.mu_Lout, model.sigma_Lout,
-        model.c_in, model.c_out, t_in, t_out,
+        model.c_in, model.c_out, t_in, t_out, t_fixed, model.input_price_after_first(group.billing),
     )
 
     rows = min(ROW_CHUNK, group.k_max)
@@ -110,7 +113,7 @@ def simulate_block(
         cost, time = totals[0, :m], totals[1, :m]
         g_in.standard_normal(out=l_in)
         g_out.standard_normal(out=l_out)
-        fused.prefix_totals(l_in, l_out, per_inference, cost, time, carry_cost, carry_time, not waves)
+        fused.prefix_totals(l_in, l_out, per_inference, cost, time, carry_cost, carry_time, not waves, r0)
         if waves:
             fused.wave_prefix(time, r0, carry_time, finished, group.parallelism)
         if correctness:

@@ -61,6 +61,19 @@ class AccuracyModel(str, Enum):
         return self is not AccuracyModel.GAUSSIAN_BEST_OF_K
 
 
+class InputBilling(str, Enum):
+    """How the k copies of a query's prompt are billed (a model or scenario key).
+
+    `each`: every inference pays c_in per input token (the paper). `once`: the k samples are
+    requested in one call and the prompt is billed once. `cached`: the first inference pays
+    c_in, the k - 1 others the cached-input price c_in_cached. Only the cost changes.
+    """
+
+    EACH = "each"
+    ONCE = "once"
+    CACHED = "cached"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model of a catalog, with the keys of the reference notebook's model table."""
@@ -82,6 +95,20 @@ class ModelSpec:
     accuracy_model: AccuracyModel = AccuracyModel.GAUSSIAN_BEST_OF_K
     alpha: float | None = None  # Beta difficulty of the correctness models
     beta: float | None = None
+    t_fixed: float = 0.0  # s per inference on top of t_in, t_out (e.g. time to first token)
+    input_billing: InputBilling = InputBilling.EACH
+    c_in_cached: float | None = None  # $ per cached input token (input_billing: cached)
+
+    def input_price_after_first(self, billing: "InputBilling | None" = None) -> float:
+        """$ per input token of inferences 2..k under `billing` (default: the model's own)."""
+        billing = self.input_billing if billing is None else billing
+        if billing is InputBilling.ONCE:
+            return 0.0
+        if billing is InputBilling.CACHED:
+            if self.c_in_cached is None:
+                raise ValueError(f"{self.key}: input_billing cached needs c_in_cached")
+            return self.c_in_cached
+        return self.c_in
 
 
 @dataclass(frozen=True)
@@ -100,6 +127,7 @@ class ScenarioSpec:
     # Maximal accuracy picks the smallest feasible k within this much of the best feasible mean
     # accuracy (science.md section 7); 0 is the paper's argmax, and legacy mode's.
     accuracy_tolerance: float = 0.001
+    input_billing: InputBilling | None = None  # None: each model's own
 
     def grid(self) -> np.ndarray:
         """The k searched, ascending (int64)."""
@@ -157,10 +185,11 @@ class SweepSpec:
 MODEL_FIELDS = (
     "name", "c_in", "c_out", "t_in", "t_out", "mu_Lin", "sigma_Lin", "mu_Lout",
     "sigma_Lout", "acc_mean", "acc_std", "default_parallel", "litellm_key", "accuracy_model", "alpha", "beta",
+    "t_fixed", "input_billing", "c_in_cached",
 )
 SCENARIO_FIELDS = (
     "name", "max_total_cost", "max_total_time", "min_accuracy", "k_max", "parallelism",
-    "k_grid", "min_probability", "latency", "accuracy_tolerance",
+    "k_grid", "min_probability", "latency", "accuracy_tolerance", "input_billing",
 )
 SWEEP_FIELDS = (
     "name", "description", "catalog", "models", "scenarios", "trials", "seed", "mode", "target_confidence",
@@ -191,6 +220,7 @@ def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpe
             None if data.get("litellm_key") is None
             else _string(data["litellm_key"], source, f"{where}.litellm_key")
         ),
+        **_billing_fields(data, num, source, where),
     )
 
 
@@ -240,6 +270,7 @@ def scenario_from_mapping(data: Any, source: str, where: str) -> ScenarioSpec:
             num.get("accuracy_tolerance", lo=0.0, hi=1.0) if "accuracy_tolerance" in data
             else DEFAULT_ACCURACY_TOLERANCE
         ),
+        input_billing=None if "input_billing" not in data else _input_billing(data, source, where),
     )
     if scenario.grid().size == 0:
         raise SpecError(
@@ -268,6 +299,7 @@ def sweep_from_mapping(
         mode = Mode(mode_name)
     except ValueError:
         raise SpecError(source, "mode", f"must be 'standard', 'legacy' or 'exact', got {mode_name!r}") from None
+    _check_billing(models, scenarios, source)
     if mode is Mode.LEGACY:
         _check_legacy(models, scenarios, source)
         _refuse_keys(data.get("scenarios"), ("accuracy_tolerance",), "the notebook's argmax", source)
@@ -312,6 +344,41 @@ def _accuracy_fields(data: Mapping[str, Any], num: "_Numbers", source: str, wher
     return dict(acc_mean=acc_mean, acc_std=acc_std, accuracy_model=accuracy_model, alpha=alpha, beta=beta)
 
 
+def _billing_fields(data: Mapping[str, Any], num: "_Numbers", source: str, where: str) -> dict[str, Any]:
+    """t_fixed, input_billing and c_in_cached of a catalog entry (all optional)."""
+    billing = _input_billing(data, source, where)
+    cached = num.get("c_in_cached", lo=0.0) if data.get("c_in_cached") is not None else None
+    if billing is InputBilling.CACHED and cached is None:
+        raise SpecError(source, f"{where}.c_in_cached", "is required with input_billing: cached ($ per cached input token)")
+    return dict(
+        t_fixed=num.get("t_fixed", lo=0.0) if data.get("t_fixed") is not None else 0.0,
+        input_billing=billing,
+        c_in_cached=cached,
+    )
+
+
+def _input_billing(data: Mapping[str, Any], source: str, where: str) -> InputBilling:
+    name = data.get("input_billing", InputBilling.EACH.value)
+    try:
+        return InputBilling(name)
+    except ValueError:
+        known = ", ".join(b.value for b in InputBilling)
+        raise SpecError(source, f"{where}.input_billing", f"must be one of {known}, got {name!r}") from None
+
+
+def _check_billing(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:
+    """A scenario that bills cached input needs every model's cached-input price."""
+    for i, scenario in enumerate(scenarios):
+        if scenario.input_billing is not InputBilling.CACHED:
+            continue
+        for model in models:
+            if model.c_in_cached is None:
+                raise SpecError(
+                    source, f"scenarios[{i}].input_billing",
+                    f"cached needs c_in_cached ($ per cached input token) of every model; {model.key!r} has none",
+                )
+
+
 def _accuracy_model(
     data: Mapping[str, Any], num: "_Numbers", source: str, where: str
 ) -> tuple[AccuracyModel, float | None, float | None]:
@@ -342,11 +409,22 @@ def _check_legacy(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, 
                 f"legacy mode has only the notebook's gaussian_best_of_k accuracy; "
                 f"{model.key!r} uses {model.accuracy_model.value}",
             )
+        if model.t_fixed != 0.0 or model.input_billing is not InputBilling.EACH:
+            what = "t_fixed" if model.t_fixed != 0.0 else f"input_billing {model.input_billing.value}"
+            raise SpecError(
+                source, "models",
+                f"legacy mode is the notebook's model only (no t_fixed, every prompt billed); {model.key!r} has {what}",
+            )
     for i, scenario in enumerate(scenarios):
         if scenario.latency is not Latency.PAPER:
             raise SpecError(
                 source, f"scenarios[{i}].latency",
                 f"legacy mode has only the notebook's 'paper' latency, got {scenario.latency.value!r}",
+            )
+        if scenario.input_billing not in (None, InputBilling.EACH):
+            raise SpecError(
+                source, f"scenarios[{i}].input_billing",
+                f"legacy mode bills every prompt (each), got {scenario.input_billing.value!r}",
             )
 
 

@@ -104,17 +104,20 @@ def bins_for(group: SimulationGroup) -> Bins:
     out_sd = model.sigma_Lout
     if 16.0 * (model.mu_Lin - 8.0 * model.sigma_Lin) < model.mu_Lout + 8.0 * model.sigma_Lout:
         out_sd += 16.0 * model.sigma_Lin
-    cost_mean = model.c_in * e_in + model.c_out * e_out
+    # Inference 1 pays c_in per input token, the others c_in_later (input billing).
+    c_in_later = model.input_price_after_first(group.billing)
+    cost_mean = c_in_later * e_in + model.c_out * e_out
+    cost_first = (model.c_in - c_in_later) * e_in  # 0 when every prompt is billed
     cost_sd = model.c_in * model.sigma_Lin + model.c_out * out_sd
     # Per inference (waves latency) or per inference / P (paper latency, T(k) = sum_i T_i / P).
     per = 1 if group.latency is Latency.WAVES else group.parallelism
-    time_mean = (model.t_in * e_in + model.t_out * e_out) / per
+    time_mean = (model.t_fixed + model.t_in * e_in + model.t_out * e_out) / per
     time_sd = (model.t_in * model.sigma_Lin + model.t_out * out_sd) / per
     lo = np.empty((N_METRICS, k.size))
     hi = np.empty((N_METRICS, k.size))
-    for m, (mean, sd) in enumerate(((cost_mean, cost_sd), (time_mean, time_sd))):
-        lo[m] = np.maximum(k * mean - 8.0 * np.sqrt(k) * sd, 0.0)
-        hi[m] = k * mean + 8.0 * np.sqrt(k) * sd
+    for m, (mean, first, sd) in enumerate(((cost_mean, cost_first, cost_sd), (time_mean, 0.0, time_sd))):
+        lo[m] = np.maximum(k * mean + first - 8.0 * np.sqrt(k) * sd, 0.0)
+        hi[m] = k * mean + first + 8.0 * np.sqrt(k) * sd
     if group.latency is Latency.WAVES:
         lo[1], hi[1] = _wave_time_span(group.grid(), group.parallelism, time_mean, time_sd)
     if model.accuracy_model.is_correctness:  # A(k) is 0, 1/2 or 1
