@@ -57,9 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"infscale {version('infscale')}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     # Handler modules are imported here, not at the top, so that `infscale --help` stays fast.
-    from infscale.cli import commands, decide, distributed, plotting, prices, serve
+    from infscale.cli import commands, decide, distributed, fitting, plotting, prices, serve
 
-    registries = commands.REGISTRY + decide.REGISTRY + distributed.REGISTRY + plotting.REGISTRY + prices.REGISTRY + serve.REGISTRY
+    registries = (
+        commands.REGISTRY + decide.REGISTRY + fitting.REGISTRY + distributed.REGISTRY + plotting.REGISTRY
+        + prices.REGISTRY + serve.REGISTRY
+    )
     for register in registries:
         register(sub)
     return parser

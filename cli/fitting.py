@@ -1,0 +1,111 @@
+"""`infscale fit`: catalog entries fitted from eval logs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from infscale.engine.errors import InfscaleError
+
+FIT_DESCRIPTION = """\
+Fit catalog entries from eval logs: per model, the query difficulty Beta(alpha, beta) of the
+pass_at_k accuracy model (beta-binomial maximum likelihood on each query's samples and correct
+answers), token lengths (mean, standard deviation and quantiles) and seconds per token t_in,
+t_out with an overhead t_fixed (non-negative least squares of latency on tokens). Every fitted
+parameter has a standard error; a poor fit is a warning naming its test and p-value.
+
+Logs: per-sample JSONL or CSV rows with columns query (required), correct (0/1, true/false) or
+score (in [0, 1]), input_tokens, output_tokens, latency_s, model (each optional: what is
+missing is not fitted, and said); inspect-ai logs (.eval, .json; needs the 'inspect' extra);
+lm-evaluation-harness --log_samples files (samples_<task>_<date>.jsonl; correctness only).
+Prices never come from an eval log: give --c-in and --c-out for a catalog ready for a sweep.
+"""
+
+
+def add_fit(sub: Any) -> None:
+    p = sub.add_parser(
+        "fit", help="fit catalog entries (difficulty, lengths, times) from eval logs",
+        description=FIT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: infscale fit evals.jsonl --c-in 1.25e-6 --c-out 1e-5 -o catalog.yaml",
+    )
+    p.add_argument("logs", nargs="+", metavar="LOG", help="eval log files (.jsonl, .csv, .eval, .json)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the catalog YAML here (default: print it)")
+    p.add_argument("--json", action="store_true", help="print {models, fit} as JSON")
+    p.add_argument("--model", metavar="KEY", help="the catalog key of samples whose log names no model (default: the file name)")
+    p.add_argument("--scorer", metavar="NAME", help="inspect-ai: the scorer; lm-eval: the metric as metric,filter")
+    p.add_argument("--c-in", type=_price, metavar="USD", help="$ per input token for every fitted model")
+    p.add_argument("--c-out", type=_price, metavar="USD", help="$ per output token for every fitted model")
+    p.set_defaults(handler=cmd_fit)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from infscale.cli.main import print_json
+    from infscale.engine.model_fit import fit_model
+    from infscale.engine.specs import catalog_from_mapping
+    from infscale.readers.evallogs import read_eval_logs
+    from infscale.reports.fitting import catalog_yaml, fit_document
+
+    if (args.c_in is None) != (args.c_out is None):
+        raise InfscaleError("fit: give both --c-in and --c-out, or neither")
+    logs = read_eval_logs(args.logs, model=args.model, scorer=args.scorer)
+    fits = [_with_prices(fit_model(log), args.c_in, args.c_out) for log in logs.values()]
+    complete = [fit for fit in fits if not fit.missing]
+    if complete:  # what we write must load as a catalog
+        catalog_from_mapping({"models": {fit.key: dict(fit.entry) for fit in complete}}, "<fitted catalog>")
+    text = catalog_yaml(fits, args.logs)
+    if args.output:
+        _write_atomically(Path(args.output), text)
+    if args.json:
+        print_json(fit_document(fits))
+    elif args.output:
+        print(f"wrote {args.output}: {len(fits)} model(s) ({', '.join(f.key for f in fits)})")
+        for fit in fits:
+            for warning in fit.warnings:
+                print(f"warning: {fit.key}: {warning}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _with_prices(fit: Any, c_in: float | None, c_out: float | None) -> Any:
+    """The fit with the given prices in its entry (prices never come from a log)."""
+    if c_in is None:
+        return fit
+    from dataclasses import replace
+
+    from infscale.engine.model_fit import CATALOG_ORDER, PRICE_KEYS
+
+    entry = dict(fit.entry, c_in=c_in, c_out=c_out)
+    missing = tuple(k for k in fit.missing if k not in PRICE_KEYS)
+    warnings = tuple(w for w in fit.warnings if not w.startswith("a sweep still needs"))
+    if missing:
+        warnings += (f"a sweep still needs: {', '.join(missing)}",)
+    return replace(fit, entry={k: entry[k] for k in CATALOG_ORDER if k in entry}, missing=missing, warnings=warnings)
+
+
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number ($ per token), got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename, so a reader never sees half a file."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InfscaleError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+REGISTRY = [add_fit]
