@@ -14,7 +14,7 @@ import numpy as np
 
 from infscale.engine.exact import expected_accuracy_curve, expected_input_tokens, expected_output_tokens
 from infscale.engine.plan import SimulationGroup
-from infscale.engine.specs import Latency, ModelSpec, ScenarioSpec
+from infscale.engine.specs import InputBilling, Latency, ModelSpec, ScenarioSpec
 from infscale.engine.statistics import Curves, MetricCurve
 from infscale.engine.waves_exact import expected_wave_time
 
@@ -22,19 +22,28 @@ from infscale.engine.waves_exact import expected_wave_time
 def exact_curves(group: SimulationGroup) -> list[Curves]:
     """Exact curves per scenario of the group (same order as `group.scenarios`)."""
     k = group.grid()
-    means = exact_means(group.model, group.scenarios[0], k)
+    means = exact_means(group.model, group.scenarios[0], k, group.billing)
     nan = np.full(k.size, np.nan)
     metrics = [MetricCurve(m, np.zeros(k.size), nan, nan, nan) for m in means]
     return [Curves(k, 0, metrics[0], metrics[1], metrics[2], nan) for _ in group.scenarios]
 
 
-def exact_means(model: ModelSpec, scenario: ScenarioSpec, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact mean total cost, total time and accuracy for each k of `k`."""
+def exact_means(
+    model: ModelSpec, scenario: ScenarioSpec, k: np.ndarray, billing: InputBilling | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact mean total cost, total time and accuracy for each k of `k`; `billing` is how
+    prompts are billed (default: the model's input_billing)."""
     e_in, e_out = expected_input_tokens(model), expected_output_tokens(model)
     kf = np.asarray(k, dtype=np.float64)
-    cost = kf * (model.c_in * e_in + model.c_out * e_out)
+    later = model.input_price_after_first(billing)
+    if later == model.c_in:
+        cost = kf * (model.c_in * e_in + model.c_out * e_out)
+    else:  # inference 1 pays c_in per input token, the others `later` (engine.specs.InputBilling)
+        cost = model.c_in * e_in + (kf - 1.0) * later * e_in + kf * model.c_out * e_out
     if scenario.latency is Latency.WAVES:
-        time = expected_wave_time(model, np.asarray(k, dtype=np.int64), scenario.parallelism)
+        # t_fixed makes every inference, so every wave, that much slower.
+        waves = -(-np.asarray(k, dtype=np.int64) // scenario.parallelism)
+        time = expected_wave_time(model, np.asarray(k, dtype=np.int64), scenario.parallelism) + waves * model.t_fixed
     else:
-        time = kf * (model.t_in * e_in + model.t_out * e_out) / scenario.parallelism
+        time = kf * (model.t_fixed + model.t_in * e_in + model.t_out * e_out) / scenario.parallelism
     return cost, time, expected_accuracy_curve(model, np.asarray(k, dtype=np.int64))

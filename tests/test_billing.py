@@ -18,6 +18,7 @@ import pytest
 
 from infscale.engine import exact
 from infscale.engine.errors import SpecError
+from infscale.engine.exact_curves import exact_curves
 from infscale.engine.pipeline import run_sweep
 from infscale.engine.plan import BLOCK_TRIALS, BlockPlan, simulation_groups
 from infscale.engine.simulation import block_streams, simulate_blocks
@@ -50,6 +51,10 @@ def test_cost_and_time_means_agree_with_exact_expectations(billing: InputBilling
         plain = run_one(dataclasses.replace(model, t_fixed=0.0), scenario, TRIALS, seed=3).curves
         waves = np.ceil(curves.k / 4)
         np.testing.assert_allclose(curves.time.mean, plain.time.mean + waves * t_fixed, rtol=1e-12)
+    # `mode: exact` uses the same expectations.
+    (exact_run,) = exact_curves(only_group(make_sweep([model], [scenario], TRIALS)))
+    np.testing.assert_allclose(exact_run.cost.mean, cost, rtol=1e-12)
+    assert np.all(np.abs(curves.time.mean - exact_run.time.mean) <= 4.0 * curves.time.se + 1e-9)
 
 
 def test_billing_lowers_cost_by_the_exact_input_share() -> None:
