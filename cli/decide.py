@@ -29,7 +29,7 @@ def add_decide(sub: Any) -> None:
     p.add_argument("--max-total-time", type=float, metavar="S", help="mean total latency budget per query")
     p.add_argument("--min-accuracy", type=float, metavar="A", help="minimum mean accuracy, in [0, 1]")
     p.add_argument("--accuracy-tolerance", type=float, metavar="D",
-                   help="max accuracy's tolerance, where the sweep's scenarios have one")
+                   help="max accuracy's tolerance: the smallest k within D of the best mean accuracy (0: the paper's argmax)")
     p.add_argument("--db", help=DB_HELP)
     add_output_flags(p, "print JSON on stdout (the `results --json` contract)", "print the choices as CSV on stdout")
     p.set_defaults(handler=cmd_decide)

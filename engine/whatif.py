@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 from infscale.engine.errors import InfscaleError, SpecError
 from infscale.engine.pipeline import RunResult, SweepResult, knee_variant, recommend_all
 from infscale.engine.selection import decide
-from infscale.engine.specs import ScenarioSpec, SweepSpec
+from infscale.engine.specs import Mode, ScenarioSpec, SweepSpec
 
 SOURCE = "budgets"
 """What a bad budget's error message names as its source."""
@@ -88,6 +88,8 @@ def decide_again(
     has none (the confidence needs the trial blocks, not only the curves).
     """
     per_scenario = {s.name: budgets for s in sweep.scenarios} if isinstance(budgets, Budgets) else dict(budgets)
+    if sweep.mode is Mode.LEGACY and any(b.accuracy_tolerance not in (None, 0.0) for b in per_scenario.values()):
+        raise SpecError(SOURCE, "accuracy_tolerance", "legacy mode keeps the notebook's argmax (tolerance 0)")
     unknown = sorted(set(per_scenario) - {s.name for s in sweep.scenarios})
     if unknown:
         known = ", ".join(s.name for s in sweep.scenarios)

@@ -28,13 +28,15 @@ SWEEP = {
     "name": "api", "catalog": "builtin:paper", "models": ["gpt5", "gpt5-nano", "qwen3-30b-a3b"],
     "scenarios": SCENARIOS, "trials": 4096, "seed": 11,
 }
-NEW_BUDGETS = [  # (max_total_cost, max_total_time, min_accuracy): loose, tight, one binding each, none feasible
-    (2.0, 300.0, 0.5),
-    (0.05, 20.0, 0.96),
-    (0.2, 1000.0, 0.9),
-    (10.0, 6.0, 0.9),
-    (10.0, 1000.0, 0.999),
-    (0.001, 1.0, 0.99),
+NEW_BUDGETS = [  # (max_total_cost, max_total_time, min_accuracy, accuracy_tolerance): loose, tight, one
+    # binding each, none feasible; the paper's argmax (tolerance 0) and a wide tolerance
+    (2.0, 300.0, 0.5, 0.001),
+    (0.05, 20.0, 0.96, 0.001),
+    (0.2, 1000.0, 0.9, 0.0),
+    (10.0, 6.0, 0.9, 0.001),
+    (10.0, 1000.0, 0.999, 0.001),
+    (0.001, 1.0, 0.99, 0.001),
+    (2.0, 300.0, 0.5, 0.02),
 ]
 
 
@@ -116,16 +118,21 @@ def test_errors_are_the_typed_one_line_errors(stored: tuple[str, infscale.Sweep]
 
 @pytest.mark.parametrize("budgets", NEW_BUDGETS)
 def test_decide_equals_a_fresh_run_with_the_new_budgets(
-    stored: tuple[str, infscale.Sweep], budgets: tuple[float, float, float], tmp_path: Path
+    stored: tuple[str, infscale.Sweep], budgets: tuple[float, float, float, float], tmp_path: Path
 ) -> None:
     _, sweep = stored
-    cost, time, accuracy = budgets
-    decided = sweep.decide(max_total_cost=cost, max_total_time=time, min_accuracy=accuracy)
-    moved = [{**s, "max_total_cost": cost, "max_total_time": time, "min_accuracy": accuracy} for s in SCENARIOS]
+    cost, time, accuracy, tolerance = budgets
+    decided = sweep.decide(max_total_cost=cost, max_total_time=time, min_accuracy=accuracy, accuracy_tolerance=tolerance)
+    moved = [
+        {**s, "max_total_cost": cost, "max_total_time": time, "min_accuracy": accuracy, "accuracy_tolerance": tolerance}
+        for s in SCENARIOS
+    ]
     fresh = infscale.run({**SWEEP, "scenarios": moved}, db=f"sqlite:///{tmp_path / 'fresh.db'}", workers=1)
     assert _decision(decided.results) == _decision(fresh.results())
     assert _decision(decided.recommendations) == _decision(fresh.recommendations())
-    assert {(s.max_total_cost, s.max_total_time, s.min_accuracy) for s in decided.scenarios} == {budgets}
+    assert {(s.max_total_cost, s.max_total_time, s.min_accuracy, s.accuracy_tolerance) for s in decided.scenarios} == {
+        budgets
+    }
 
 
 def test_decide_one_scenario_leaves_the_others(stored: tuple[str, infscale.Sweep]) -> None:
@@ -166,6 +173,17 @@ def test_decide_refuses_to_move_a_chance_constraint(tmp_path: Path, capsys: Any)
     assert main(["decide", "--db", url, "--max-total-cost", "0.3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("infscale: error: scenario 'chance' has a chance constraint") and err.count("\n") == 1
+
+
+def test_legacy_mode_keeps_the_notebooks_argmax(tmp_path: Path) -> None:
+    legacy = {**SWEEP, "models": ["gpt5"], "scenarios": [SCENARIOS[0]], "trials": 500, "mode": "legacy"}
+    sweep = infscale.run(legacy, db=f"sqlite:///{tmp_path / 'legacy.db'}", workers=1)
+    with pytest.raises(SpecError, match="budgets: accuracy_tolerance: legacy mode keeps the notebook's argmax"):
+        sweep.decide(accuracy_tolerance=0.01)
+    moved = sweep.decide(max_total_cost=0.2)
+    fresh = infscale.run({**legacy, "scenarios": [{**SCENARIOS[0], "max_total_cost": 0.2}]},
+                         db=f"sqlite:///{tmp_path / 'fresh.db'}", workers=1)
+    assert _decision(moved.results) == _decision(fresh.results())
 
 
 def _decision(rows: Any) -> list[tuple[Any, ...]]:
