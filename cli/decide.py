@@ -30,6 +30,9 @@ def add_decide(sub: Any) -> None:
     p.add_argument("--min-accuracy", type=float, metavar="A", help="minimum mean accuracy, in [0, 1]")
     p.add_argument("--accuracy-tolerance", type=float, metavar="D",
                    help="max accuracy's tolerance: the smallest k within D of the best mean accuracy (0: the paper's argmax)")
+    p.add_argument("--no-confidence", action="store_true",
+                   help="skip the confidence of moved choices (its bootstrap over a distributed sweep's stored "
+                   "trial blocks); in-process sweeps store none and get none anyway")
     p.add_argument("--db", help=DB_HELP)
     add_output_flags(p, "print JSON on stdout (the `results --json` contract)", "print the choices as CSV on stdout")
     p.set_defaults(handler=cmd_decide)
@@ -42,7 +45,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     budgets = Budgets(args.max_total_cost, args.max_total_time, args.min_accuracy, args.accuracy_tolerance)
     database = Database(open_store(args.db))
     sweep = database.sweep(resolve_sweep_id(database.store, args.sweep))
-    decisions = decide_stored(sweep, budgets, args.scenario, args.model)
+    decisions = decide_stored(sweep, budgets, args.scenario, args.model, not args.no_confidence)
     if args.json:
         print_json(results_document(sweep.id, decisions.results, decisions.recommendations))
     elif args.csv:

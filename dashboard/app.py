@@ -138,7 +138,8 @@ def decide_document(cache: "_SweepCache", request: Request) -> dict[str, Any]:
             except ValueError:
                 raise InfscaleError(f"budgets: {name}: must be a number, got {query[name]!r}") from None
     sweep = cache.get(request.path_params["sweep"])
-    decisions = decide_stored(sweep, Budgets(**values), query.get("scenario"), query.get("model"))
+    # No confidence here: its bootstrap takes seconds, a slider move must take milliseconds.
+    decisions = decide_stored(sweep, Budgets(**values), query.get("scenario"), query.get("model"), confidence=False)
     doc = results_document(sweep.id, decisions.results, decisions.recommendations)
     doc["scenarios"] = [scenario_to_dict(s) for s in decisions.scenarios]
     doc["runs"] = [

@@ -76,9 +76,7 @@ def advance_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[P
     if merged.blocks[-1] != done - 1 or not is_round_end(sweep, done):
         raise ValueError(f"{group.key}: blocks {merged.blocks.tolist()} are not whole rounds")
     curves = summarize(merged, group, bins_for(group), ddof=0 if sweep.mode is Mode.LEGACY else 1)
-    variant = knee_variant(sweep.mode)
-    decisions = [decide(c, scenario, variant) for scenario, c in zip(group.scenarios, curves)]
-    decisions = with_confidence(merged, group, decisions, sweep.seed, variant, accuracy_se=curves[0].accuracy.se)
+    decisions = decide_group(sweep, group, merged, curves)
     runs = [RunResult(group.model, scenario, c, d) for scenario, c, d in zip(group.scenarios, curves, decisions)]
     if sweep.adaptive is None:
         return GroupStep(runs, None)
@@ -86,6 +84,14 @@ def advance_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[P
     if reason is None:
         return GroupStep(runs, next_round(sweep, done))
     return GroupStep([replace(r, stop_reason=reason) for r in runs], None)
+
+
+def decide_group(sweep: SweepSpec, group: SimulationGroup, merged: Partial, curves: Sequence[Curves]) -> list[Decision]:
+    """Each scenario of a group decided on its curves (in scenario order), with how sure each
+    choice is (engine.confidence) from the group's merged partial statistics."""
+    variant = knee_variant(sweep.mode)
+    decisions = [decide(c, scenario, variant) for scenario, c in zip(group.scenarios, curves)]
+    return with_confidence(merged, group, decisions, sweep.seed, variant, accuracy_se=curves[0].accuracy.se)
 
 
 def finish_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[Partial]) -> list[RunResult]:

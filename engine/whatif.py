@@ -7,7 +7,8 @@ budgets needs: `decide_again` calls the same `engine.selection.decide` and
 `engine.pipeline.recommend_all` as a run, and gives what a fresh run of the same sweep with
 those budgets would give. A chance constraint (`min_probability`) is the exception: the share
 of trials meeting all budgets was counted per trial for the stored budgets only, so moving a
-budget of such a scenario is refused. Work: one decision per run, O(runs x K log K).
+budget of such a scenario is refused. Work: one decision per run, O(runs x K log K), and with
+the trial blocks at hand the confidence's bootstrap (engine.confidence) for the moved runs.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dataclasses import dataclass, fields, replace
 from typing import Mapping, Sequence
 
 from infscale.engine.errors import InfscaleError, SpecError
-from infscale.engine.pipeline import RunResult, SweepResult, knee_variant, recommend_all
+from infscale.engine.pipeline import RunResult, SweepResult, decide_group, knee_variant, order_runs, recommend_all
+from infscale.engine.plan import simulation_groups
 from infscale.engine.selection import decide
 from infscale.engine.specs import Mode, ScenarioSpec, SweepSpec
+from infscale.engine.statistics import Partial
 
 SOURCE = "budgets"
 """What a bad budget's error message names as its source."""
@@ -79,13 +82,18 @@ def with_budgets(scenario: ScenarioSpec, budgets: Budgets) -> ScenarioSpec:
 
 
 def decide_again(
-    sweep: SweepSpec, runs: Sequence[RunResult], budgets: Budgets | Mapping[str, Budgets]
+    sweep: SweepSpec,
+    runs: Sequence[RunResult],
+    budgets: Budgets | Mapping[str, Budgets],
+    partials: Mapping[str, Partial] | None = None,
 ) -> SweepResult:
     """Every run and every cross-model recommendation decided under new budgets.
 
     `budgets` applies to every scenario, or maps scenario names to their own (scenarios not
-    named keep theirs). A choice whose scenario is unchanged keeps its confidence; a moved one
-    has none (the confidence needs the trial blocks, not only the curves).
+    named keep theirs). A choice whose scenario is unchanged is kept as it was. A moved one is
+    decided by `engine.pipeline.decide_group`, as a run decides, with its confidence when
+    `partials` holds its simulation group's merged partial statistics (group key -> Partial:
+    the trial blocks the confidence resamples); without them its confidence is None.
     """
     per_scenario = {s.name: budgets for s in sweep.scenarios} if isinstance(budgets, Budgets) else dict(budgets)
     if sweep.mode is Mode.LEGACY and any(b.accuracy_tolerance not in (None, 0.0) for b in per_scenario.values()):
@@ -94,16 +102,24 @@ def decide_again(
     if unknown:
         known = ", ".join(s.name for s in sweep.scenarios)
         raise SpecError(SOURCE, "scenario", f"sweep {sweep.name!r} has no scenario {unknown[0]!r} (scenarios: {known})")
-    scenarios = {
-        s.name: with_budgets(s, per_scenario[s.name]) if s.name in per_scenario else s for s in sweep.scenarios
-    }
-    variant = knee_variant(sweep.mode)
-    decided = []
-    for run in runs:
-        scenario = scenarios[run.scenario.name]
-        if scenario == run.scenario:
-            decided.append(run)
+    new_sweep = replace(sweep, scenarios=tuple(
+        with_budgets(s, per_scenario[s.name]) if s.name in per_scenario else s for s in sweep.scenarios
+    ))
+    by_key = {(r.model.key, r.scenario.name): r for r in runs}
+    decided: dict[tuple[str, str], RunResult] = {}
+    for group in simulation_groups(new_sweep):
+        mine = [(s, by_key.get((group.model.key, s.name))) for s in group.scenarios]
+        if all(run is None or run.scenario == s for s, run in mine):
+            decided.update({(group.model.key, s.name): run for s, run in mine if run is not None})
             continue
-        decided.append(replace(run, scenario=scenario, decision=decide(run.curves, scenario, variant)))
-    new_sweep = replace(sweep, scenarios=tuple(scenarios[s.name] for s in sweep.scenarios))
-    return SweepResult(tuple(decided), recommend_all(new_sweep, decided))
+        merged = (partials or {}).get(group.key)
+        if merged is not None and all(run is not None for _, run in mine):
+            decisions = decide_group(new_sweep, group, merged, [run.curves for _, run in mine])
+        else:
+            variant = knee_variant(sweep.mode)
+            decisions = [None if run is None else decide(run.curves, s, variant) for s, run in mine]
+        for (s, run), decision in zip(mine, decisions):
+            if run is not None:
+                decided[group.model.key, s.name] = replace(run, scenario=s, decision=decision)
+    ordered = order_runs(new_sweep, decided.values())
+    return SweepResult(ordered, recommend_all(new_sweep, ordered))

@@ -21,8 +21,9 @@ __all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        from infscale import api
+    if name in _API or name == "api":
+        import importlib
 
-        return getattr(api, name)
+        api = importlib.import_module("infscale.api")  # sets infscale.api: no second call
+        return api if name == "api" else getattr(api, name)
     raise AttributeError(f"module 'infscale' has no attribute {name!r}")

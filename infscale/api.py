@@ -25,9 +25,11 @@ from infscale.engine.errors import InfscaleError
 from infscale.engine.pipeline import RunResult
 from infscale.engine.selection import Method, Recommendation
 from infscale.engine.specs import ScenarioSpec, SweepSpec
+from infscale.engine.statistics import Partial, merge
 from infscale.engine.whatif import Budgets, decide_again
 from infscale.reports.tables import columns_of, curves_columns, to_csv, to_pandas
 from infscale.storage.rows import ChoiceRow, PriceRow, RecommendationRow, StoredCurves, SweepRow
+from infscale.storage.codec import partial_from_bytes
 from infscale.storage.store import Store
 
 R = TypeVar("R")
@@ -180,6 +182,7 @@ class Sweep:
         self.store = store
         self.info = row
         self._runs: tuple[RunResult, ...] | None = None
+        self._blocks: dict[str, Partial] | None = None
 
     @property
     def id(self) -> int:
@@ -216,12 +219,14 @@ class Sweep:
         accuracy_tolerance: float | None = None,
         scenario: str | None = None,
         model: str | None = None,
+        confidence: bool = True,
     ) -> Decisions:
         """Decide again from the stored curves under new budgets (None keeps a scenario's own),
         for `scenario` or every scenario; no simulation. `model` only filters the results: the
-        recommendations are across all models."""
+        recommendations are across all models. A moved choice gets its confidence when the
+        sweep's trial blocks are stored (a distributed sweep's partials) and `confidence`."""
         budgets = Budgets(max_total_cost, max_total_time, min_accuracy, accuracy_tolerance)
-        return decide_stored(self, budgets, scenario, model)
+        return decide_stored(self, budgets, scenario, model, confidence)
 
     def run_results(self) -> tuple[RunResult, ...]:
         """The finished runs as engine results (curves and decisions), read once and kept."""
@@ -231,13 +236,27 @@ class Sweep:
             self._runs = self.store.run_results(self.id)
         return self._runs
 
+    def trial_blocks(self) -> dict[str, Partial]:
+        """Simulation group key -> its merged partial statistics, when every shard stored one
+        (a distributed sweep); {} for a sweep run in-process (it stores none). Read once."""
+        if self._blocks is None:
+            groups = self.store.progress(self.id)
+            stored = bool(groups) and all(g.complete and g.shards_done > 0 for g in groups)
+            self._blocks = {
+                g.group_key: merge([partial_from_bytes(data) for data in self.store.partials(self.id, g.group_key)])
+                for g in groups
+            } if stored else {}
+        return self._blocks
 
-def decide_stored(sweep: Sweep, budgets: Budgets, scenario: str | None = None, model: str | None = None) -> Decisions:
+
+def decide_stored(
+    sweep: Sweep, budgets: Budgets, scenario: str | None = None, model: str | None = None, confidence: bool = True,
+) -> Decisions:
     """`Sweep.decide` with the budgets already built: the CLI, the dashboard and the API share it."""
     spec = sweep.spec
     stored = sweep.results(model=model, scenario=scenario)  # checks that model and scenario exist
     targets = budgets if scenario is None else {scenario: budgets}
-    result = decide_again(spec, sweep.run_results(), targets)
+    result = decide_again(spec, sweep.run_results(), targets, sweep.trial_blocks() if confidence else None)
     rows = {(c.model, c.scenario, c.method): c for c in stored}
     runs = tuple(r for r in result.runs if (r.model.key, r.scenario.name, Method.MAX_ACCURACY.value) in rows)
     choices = [

@@ -16,7 +16,13 @@ from infscale.cli.main import main
 from infscale.engine.errors import InfscaleError, SpecError
 from infscale.engine.prices import PriceQuote, Prices
 from infscale.engine.whatif import BudgetError
+from infscale.engine.pipeline import simulate_shard
+from infscale.engine.plan import simulation_groups
+from infscale.scheduler.reduce import reduce_group
+from infscale.scheduler.submit import shard_messages
+from infscale.storage.codec import partial_to_bytes
 from infscale.storage.errors import NotFound
+from infscale.storage.store import Store
 from infscale.storage.rows import ChoiceRow, RecommendationRow
 
 SCENARIOS = [
@@ -173,6 +179,40 @@ def test_decide_refuses_to_move_a_chance_constraint(tmp_path: Path, capsys: Any)
     assert main(["decide", "--db", url, "--max-total-cost", "0.3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("infscale: error: scenario 'chance' has a chance constraint") and err.count("\n") == 1
+
+
+def test_decide_on_stored_trial_blocks_has_the_fresh_runs_confidence(tmp_path: Path) -> None:
+    """A distributed sweep stores its shards' partials: a moved choice then gets the confidence a
+    fresh run with the new budgets computes, bit for bit (the shards here run in this process)."""
+    spec = infscale.api.load_sweep_spec(SWEEP)
+    url = f"sqlite:///{tmp_path / 'shards.db'}"
+    store = Store(url)
+    sweep_id = store.create_sweep(spec, blocks_per_shard=1, status="running")
+    groups = {g.key: g for g in simulation_groups(spec)}
+    for message in shard_messages(sweep_id, spec, 1):
+        blocks = range(*message["blocks"])
+        partial = simulate_shard(spec, groups[message["group_key"]], blocks)
+        store.save_partial(sweep_id, message["group_key"], message["shard_index"], partial_to_bytes(partial),
+                           int(partial.trials.sum()), 0.0)
+    for key in groups:
+        reduce_group(store, sweep_id, spec, key)
+    sweep = infscale.open_database(url).sweep(sweep_id)
+    assert sweep.info.status == "done" and set(sweep.trial_blocks()) == set(groups)
+    cost, time, accuracy, tolerance = NEW_BUDGETS[1]
+    decided = sweep.decide(max_total_cost=cost, max_total_time=time, min_accuracy=accuracy, accuracy_tolerance=tolerance)
+    moved = [
+        {**s, "max_total_cost": cost, "max_total_time": time, "min_accuracy": accuracy, "accuracy_tolerance": tolerance}
+        for s in SCENARIOS
+    ]
+    fresh = infscale.run({**SWEEP, "scenarios": moved}, db=f"sqlite:///{tmp_path / 'fresh.db'}", workers=1)
+    assert [_decision([r]) + [r.confidence] for r in decided.results] == [
+        _decision([r]) + [r.confidence] for r in fresh.results()
+    ]
+    assert any(r.confidence is not None for r in decided.results)
+    without = sweep.decide(max_total_cost=cost, max_total_time=time, min_accuracy=accuracy,
+                           accuracy_tolerance=tolerance, confidence=False)
+    assert _decision(without.results) == _decision(decided.results)
+    assert all(r.confidence is None for r in without.results)
 
 
 def test_legacy_mode_keeps_the_notebooks_argmax(tmp_path: Path) -> None:
