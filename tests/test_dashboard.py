@@ -17,6 +17,7 @@ import pytest
 
 import infscale
 from infscale.cli.main import main
+from infscale.engine.prices import PriceQuote, Prices
 from infscale.scheduler.submit import submit
 from infscale.storage.store import Store
 from tests.services import Dashboard, RedisServer, ServiceError, Worker, free_port, wait_for
@@ -120,6 +121,19 @@ def test_decide_endpoint_is_infscale_decide(server: Dashboard, database: tuple[s
     assert bad.status_code == 400 and bad.json() == {"error": "budgets: max_total_cost: must be > 0, got -1"}
     missing = httpx.get(f"{server.url}/api/sweeps/99", auth=(USER, PASSWORD))
     assert missing.status_code == 404 and missing.json() == {"error": "sweep 99 does not exist"}
+
+
+def test_failures_and_price_history_are_served(server: Dashboard, database: tuple[str, int]) -> None:
+    url, _ = database
+    store = Store(url)
+    failed = store.create_sweep(infscale.api.load_sweep_spec({**SWEEP, "name": "broken"}), blocks_per_shard=1)
+    store.fail_sweep(failed, "shard gpt5/P4/k128/multiples #2 failed: MemoryError")
+    store.import_prices([PriceQuote("gpt5", Prices(2e-6, 9e-6))], "prices.json")
+    sweeps = httpx.get(server.url + "/api/sweeps", auth=(USER, PASSWORD)).json()
+    row = next(s for s in sweeps if s["id"] == failed)
+    assert row["status"] == "failed" and row["error"] == "shard gpt5/P4/k128/multiples #2 failed: MemoryError"
+    prices = httpx.get(server.url + "/api/prices", auth=(USER, PASSWORD)).json()
+    assert [(p["model"], p["c_in"], p["c_out"], p["source"]) for p in prices] == [("gpt5", 2e-6, 9e-6, "prices.json")]
 
 
 # --- in the browser ---------------------------------------------------------------------------------
