@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,8 @@ import pytest
 import yaml
 
 from infscale.engine.accuracy import expected_pass_at_k
-from infscale.engine.difficulty_fit import nelder_mead
+from infscale.engine.difficulty_fit import PassRate, check_monotone, fit_beta, nelder_mead
+from infscale.engine.errors import SpecError
 from infscale.engine.specs import AccuracyModel
 from infscale.engine.sweepfile import catalog_from_yaml
 from tests.test_cli import GOOD_CATALOG, run_cli, write
@@ -116,3 +119,50 @@ def test_nelder_mead_finds_a_minimum_inside_and_on_the_edge_of_its_box() -> None
     np.testing.assert_allclose(nelder_mead(rosenbrock, np.array([-1.5, 2.0]), steps, bounds), [1.0, 1.0], atol=1e-6)
     slope = lambda x: float(x[0] + (x[1] - 1.0) ** 2)  # noqa: E731 - its minimum is on the edge x0 = -5
     np.testing.assert_allclose(nelder_mead(slope, np.array([0.0, 0.0]), steps, bounds), [-5.0, 1.0], atol=1e-6)
+
+
+# --- honest fits: monotone rates, standard errors, a test of the residuals --------------------
+
+PUBLISHED = Path(__file__).parent / "data" / "published-pass-at-k.csv"  # copy of shared/data (facts, with sources)
+
+
+def published_rows(model: str, problems: int | None) -> list[PassRate]:
+    rows = [r for r in csv.DictReader(line for line in PUBLISHED.read_text().splitlines() if not line.startswith("#"))]
+    return [PassRate(int(r["k"]), float(r["pass_rate"]), i + 1, problems) for i, r in enumerate(x for x in rows if x["model"] == model)]
+
+
+def test_falling_rates_are_refused_naming_the_row() -> None:
+    with pytest.raises(SpecError, match=r"evals.csv: row 2: pass_rate 0.2 at k=4 is below 0.5 at k=1 \(row 1\)"):
+        check_monotone([PassRate(1, 0.5, 1), PassRate(4, 0.2, 2), PassRate(16, 0.9, 3)], "evals.csv")
+    check_monotone([PassRate(16, 0.9, 1), PassRate(1, 0.5, 2), PassRate(4, 0.5, 3)], "evals.csv")  # order is free
+
+
+def test_two_rows_say_they_leave_nothing_to_test() -> None:
+    fit = fit_beta([PassRate(1, 0.3, 1), PassRate(8, 0.6, 2)])
+    assert "two rows leave nothing to test" in fit.notes[0] and fit.alpha_se is None and fit.goodness_of_fit is None
+    with_n = fit_beta([PassRate(1, 0.3, 1, 200), PassRate(8, 0.6, 2, 200)])
+    assert with_n.alpha_se > 0 and with_n.beta_se > 0 and with_n.goodness_of_fit is None
+
+
+def test_standard_errors_from_n_cover_the_truth_and_the_residual_test_holds_its_level() -> None:
+    ks = [1, 4, 16, 64]
+    covered, rejected, seeds = np.zeros(2), 0, 100
+    for seed in range(seeds):
+        p = np.random.default_rng(seed).beta(0.6, 2.5, size=400)
+        fit = fit_beta([PassRate(k, float(np.mean(1 - (1 - p) ** k)), i + 1, 400) for i, k in enumerate(ks)])
+        covered += [abs(fit.alpha - 0.6) < 1.96 * fit.alpha_se, abs(fit.beta - 2.5) < 1.96 * fit.beta_se]
+        rejected += fit.goodness_of_fit.p_value < 0.05
+    # 95% nominal over 100 seeds: binomial sd 2.2%.
+    assert np.all((0.89 <= covered / seeds) & (covered / seeds <= 0.995)), covered
+    assert rejected / seeds <= 0.11
+
+
+@pytest.mark.parametrize("model", ["codex-12b", "codex-2.5b", "codex-679m", "codex-300m"])
+def test_published_humaneval_rows_are_rejected_as_one_difficulty_law(model: str) -> None:
+    # HumanEval has 164 problems; Chen et al. report each k at its own temperature (science.md 7).
+    fit = fit_beta(published_rows(model, 164))
+    assert [math.copysign(1, r) for r in fit.residuals] == [1, -1, 1]
+    assert fit.goodness_of_fit.p_value < 1e-4
+    assert any("rejected at 1%" in w and "temperatures" in w for w in fit.warnings)
+    without_n = fit_beta(published_rows(model, None))
+    assert without_n.goodness_of_fit is None and without_n.alpha_se > 0 and "residual scatter" in without_n.notes[0]
