@@ -39,10 +39,20 @@ def catalog_yaml(fits: Sequence[ModelFit], sources: Sequence[str]) -> str:
             lines.append(f"#   standard errors: {errors}")
         for name, test in fit.goodness_of_fit.items():
             lines.append(f"#   {name}: {_gof_text(test)}")
+        for column in ("input_tokens", "output_tokens"):
+            quantiles = fit.data.get(f"{column}_quantiles")
+            if quantiles:
+                lines.append(f"#   {column} quantiles: " + ", ".join(f"{q} {v:.5g}" for q, v in quantiles.items()))
         for warning in fit.warnings:
             lines.append(f"#   warning: {warning}")
-    body = yaml.safe_dump({"models": {fit.key: dict(fit.entry) for fit in fits}}, sort_keys=False, width=1000)
+    # Six significant digits: the fitted values carry sampling error far larger than that.
+    models = {fit.key: {k: _rounded(v) for k, v in fit.entry.items()} for fit in fits}
+    body = yaml.safe_dump({"models": models}, sort_keys=False, width=1000)
     return "\n".join(lines) + "\n" + body
+
+
+def _rounded(value: object) -> object:
+    return float(f"{value:.6g}") if isinstance(value, float) else value
 
 
 def _se(value: float | None) -> str:

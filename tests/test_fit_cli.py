@@ -35,7 +35,8 @@ def test_fit_writes_a_catalog_that_a_sweep_runs(tmp_path, capsys, log_path) -> N
     catalog = catalog_from_yaml(out_file.read_text(), str(out_file))
     model = catalog["fitted-model"]
     expected = fit_model(read_eval_logs([str(log_path)])["fitted-model"]).entry
-    assert model.alpha == expected["alpha"] and model.t_fixed == expected["t_fixed"] and model.c_in == 1.25e-6
+    assert model.alpha == pytest.approx(expected["alpha"], rel=1e-5) and model.c_in == 1.25e-6
+    assert model.t_fixed == pytest.approx(expected["t_fixed"], rel=1e-5)
     assert "# fitted-model: 80 queries, 400 samples" in out_file.read_text()
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(
