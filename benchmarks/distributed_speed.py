@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infscale.scheduler.submit import submit  # noqa: E402
-from infscale.scheduler.sweepfiles import load_sweep  # noqa: E402
-from infscale.storage.store import Store  # noqa: E402
+from infscale.workers.broker import sender  # noqa: E402
+from infscale.readers.sweep_files import load_sweep  # noqa: E402
+from infscale.storage.sql import SqlStore  # noqa: E402
 from tests.services import RedisServer, Worker, wait_for  # noqa: E402
 
 TINY = """\
@@ -108,13 +109,13 @@ def scaling(directory: Path, url: str, redis: RedisServer, blocks: int, repeats:
           f"{store_kind(url)})")
 
 
-def run_sweep(directory: Path, url: str, redis: RedisServer, text: str, shard_blocks: int) -> tuple[Store, int, float]:
+def run_sweep(directory: Path, url: str, redis: RedisServer, text: str, shard_blocks: int) -> tuple[SqlStore, int, float]:
     """Submit and wait; the wall time is the database's, from the sweep's record to its finish
     (so polling, which is slow here to leave the CPU to the workers, adds nothing to it)."""
     path = directory / "sweep.yaml"
     path.write_text(text)
-    store = Store(url)
-    sweep_id = submit(load_sweep(path), store, redis.url, shard_blocks)
+    store = SqlStore(url)
+    sweep_id = submit(load_sweep(path), store, sender(redis.url), shard_blocks)
     wait_for(lambda: store.sweep(sweep_id).status in ("done", "failed"), 600, f"sweep {sweep_id}", 0.25)
     row = store.sweep(sweep_id)
     if row.status != "done":

@@ -9,18 +9,26 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime
 from typing import Any
 
 from infscale.cli.dates import as_of_time, format_time
 from infscale.cli.helptext import example
-from infscale.cli.main import elapsed, positive_int, print_json, progress_bar
-from infscale.cli.render import curves_document, curves_table, results_document, results_table, trials_text
+from infscale.cli.console import (
+    DB_HELP,
+    add_output_flags,
+    elapsed,
+    open_store,
+    positive_int,
+    print_json,
+    progress_bar,
+    resolve_sweep_id,
+)
+from infscale.reports.documents import curves_document, results_document
+from infscale.reports.text import curves_table, results_table, trials_text
 from infscale.engine.errors import InfscaleError
 from infscale.reports.tables import columns_of, curves_columns, to_csv
 
 EXIT_UNFINISHED = 3  # results of a sweep that has not finished, without --partial
-DB_HELP = "database URL (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db)"
 
 
 def add_run(sub: Any) -> None:
@@ -39,9 +47,9 @@ def add_run(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from infscale.engine.plan import plan_sweep
+    from infscale.readers.sweep_files import load_sweep
     from infscale.scheduler.local import run_local, total_trials
-    from infscale.scheduler.sweepfiles import load_sweep
-    from infscale.storage.store import Store
 
     sweep = load_sweep(args.sweep)
     start = time.perf_counter()
@@ -50,8 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = run_local(sweep, workers=args.workers, progress=update)
     finally:
         close()
-    store = Store(args.db)
-    sweep_id = store.save_local_result(sweep, result)
+    store = open_store(args.db)
+    sweep_id = store.save_local_result(plan_sweep(sweep), result)
     choices, recs = store.choices(sweep_id), store.recommendations(sweep_id)
     if args.json:
         print_json(results_document(sweep_id, choices, recs))
@@ -155,9 +163,9 @@ def add_validate(sub: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from infscale.engine.plan import block_plan, simulation_groups
-    from infscale.engine.serialize import sweep_to_dict
-    from infscale.scheduler.sweepfiles import load_sweep
+    from infscale.engine.plan import FIRST_ROUND_BLOCKS, block_plan, simulation_groups
+    from infscale.readers.stored_specs import sweep_to_dict
+    from infscale.readers.sweep_files import load_sweep
 
     sweep = load_sweep(args.sweep)
     if args.json:
@@ -173,7 +181,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"{sweep.trials} trials each in {plan.n_blocks} block(s); {inferences:.3g} simulated inferences"
           + ("" if sweep.adaptive is None else " at most"))
     if sweep.adaptive is not None:
-        print(f"  {trials_text(sweep)}: rounds of 8, 16, 32, ... blocks per simulation")
+        first = FIRST_ROUND_BLOCKS
+        print(f"  {trials_text(sweep)}: rounds of {first}, {2 * first}, {4 * first}, ... blocks per simulation")
     return 0
 
 
@@ -190,13 +199,11 @@ def add_catalog(sub: Any) -> None:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from infscale.engine.catalog import builtin_scenarios
-    from infscale.engine.serialize import model_to_dict, scenario_to_dict
-    from infscale.engine.sweepfile import load_catalog
+    from infscale.readers.stored_specs import model_to_dict, scenario_to_dict
+    from infscale.readers.sweep_files import load_catalog_file
 
-    models = load_catalog(args.catalog, lambda p: Path(p).read_text(), args.catalog)
+    models = load_catalog_file(args.catalog)
     scenarios = builtin_scenarios()
     if args.json:
         print_json({
@@ -236,15 +243,10 @@ def add_fit_accuracy(sub: Any) -> None:
 
 
 def cmd_fit_accuracy(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from infscale.engine.difficulty_fit import fit_beta
+    from infscale.readers.pass_rates import load_pass_rates
 
-    from infscale.engine.difficulty_fit import fit_beta, parse_pass_rates
-
-    try:
-        text = Path(args.file).read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InfscaleError(f"{args.file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    fit = fit_beta(parse_pass_rates(text, args.file), args.file)
+    fit = fit_beta(load_pass_rates(args.file), args.file)
     if args.json:
         print_json({
             "alpha": fit.alpha, "beta": fit.beta, "rms_residual": fit.rms_residual,
@@ -267,13 +269,6 @@ def cmd_fit_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_output_flags(parser: argparse.ArgumentParser, json_help: str, csv_help: str) -> None:
-    """`--json` or `--csv` (not both) for a command that prints a table."""
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help=json_help)
-    out.add_argument("--csv", action="store_true", help=csv_help)
-
-
 def _unfinished(store: Any, sweep_id: int, status: str) -> str | None:
     """What is unfinished about a sweep that is not done ("sweep 3 is running: 4 of 27 runs
     done"), or None when it is done."""
@@ -282,24 +277,6 @@ def _unfinished(store: Any, sweep_id: int, status: str) -> str | None:
     spec = store.sweep_spec(sweep_id)
     done = len({(c.model, c.scenario) for c in store.choices(sweep_id)})
     return f"sweep {sweep_id} is {status}: {done} of {len(spec.models) * len(spec.scenarios)} runs done"
-
-
-def open_store(url: str | None) -> Any:
-    """The store at `url` (or the configured default), for every command that reads or writes."""
-    from infscale.storage.store import Store
-
-    return Store(url)
-
-
-def resolve_sweep_id(store: Any, explicit: int | None, as_of: datetime | None = None) -> int:
-    """`--sweep ID` if given, else the latest finished sweep (at `as_of`); one line if there is none."""
-    if explicit is not None:
-        return explicit
-    latest = store.latest_sweep_id(as_of)
-    if latest is None:
-        when = f" by {format_time(as_of)}" if as_of else " yet"
-        raise InfscaleError(f"{store.url}: no finished sweep stored{when} (run: infscale run examples/paper.yaml)")
-    return latest
 
 
 REGISTRY = [add_run, add_results, add_curves, add_validate, add_catalog, add_fit_accuracy]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from infscale.cli.commands import DB_HELP, add_output_flags, open_store, resolve_sweep_id
 from infscale.cli.helptext import example
-from infscale.cli.main import positive_int, print_json
-from infscale.cli.render import results_document, results_table
+from infscale.cli.console import DB_HELP, add_output_flags, open_store, positive_int, print_json, resolve_sweep_id
+from infscale.reports.documents import results_document
+from infscale.reports.text import results_table
 from infscale.reports.tables import to_csv
 
 

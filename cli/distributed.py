@@ -13,9 +13,8 @@ import sys
 import time
 from typing import Any
 
-from infscale.cli.commands import DB_HELP, open_store
 from infscale.cli.helptext import example
-from infscale.cli.main import positive_int, print_json, progress_bar
+from infscale.cli.console import DB_HELP, open_store, positive_int, print_json, progress_bar
 from infscale.engine.errors import InfscaleError
 
 BROKER_HELP = "Redis broker URL (default: $INFSCALE_BROKER_URL or redis://127.0.0.1:6379/0)"
@@ -47,12 +46,13 @@ def add_submit(sub: Any) -> None:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from infscale.engine.plan import simulation_groups
+    from infscale.readers.sweep_files import load_sweep
     from infscale.scheduler.submit import submit
-    from infscale.scheduler.sweepfiles import load_sweep
+    from infscale.workers.broker import sender
 
     sweep = load_sweep(args.sweep)  # a bad file stops here: nothing stored, nothing enqueued
     store = open_store(args.db)
-    sweep_id = submit(sweep, store, broker=args.broker, blocks_per_shard=args.shard_blocks)
+    sweep_id = submit(sweep, store, sender(args.broker), blocks_per_shard=args.shard_blocks)
     shards = sum(g.n_shards for g in store.progress(sweep_id))
     runs = len(sweep.models) * len(sweep.scenarios)
     if args.json:
@@ -77,11 +77,12 @@ def add_status(sub: Any) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from infscale.reports.documents import progress_document
     from infscale.scheduler.progress import sweep_progress
 
     progress = sweep_progress(open_store(args.db), args.id)
     if args.json:
-        print_json(progress.document())
+        print_json(progress_document(progress))
         return 0
     s = progress.sweep
     print(f"sweep {s.id} {s.name!r}: {s.status}")
@@ -230,11 +231,11 @@ def add_flower(sub: Any) -> None:
 
 
 def cmd_flower(args: argparse.Namespace) -> int:
-    from infscale.scheduler import settings
+    from infscale import config
 
     # The args column carries each task's label (workers.labels); an operator's own choice wins.
     env = {"FLOWER_PORT": str(args.port), "FLOWER_TASKS_COLUMNS": os.environ.get("FLOWER_TASKS_COLUMNS") or FLOWER_COLUMNS}
-    auth = settings.flower_basic_auth()
+    auth = config.flower_basic_auth()
     if auth:
         env["FLOWER_BASIC_AUTH"] = auth
     elif not args.insecure_no_auth:
@@ -247,7 +248,7 @@ def cmd_flower(args: argparse.Namespace) -> int:
         print(f"infscale: Flower WITHOUT authentication, on http://127.0.0.1:{args.port} only "
               "(set INFSCALE_FLOWER_BASIC_AUTH to serve other machines)", file=sys.stderr)
     if args.persistent:
-        env.update(FLOWER_PERSISTENT="true", FLOWER_DB=settings.flower_db())
+        env.update(FLOWER_PERSISTENT="true", FLOWER_DB=config.flower_db())
     _exec_celery("flower", [], args, env, launcher="infscale.workers.flower")
 
 
@@ -289,7 +290,8 @@ def add_db(sub: Any) -> None:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from kombu.utils.url import maybe_sanitize_url
 
-    from infscale.storage.database import database_url, upgrade
+    from infscale.config import database_url
+    from infscale.storage.database import upgrade
 
     url = database_url(args.db)
     upgrade(url)

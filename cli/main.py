@@ -7,10 +7,8 @@ code 2; nothing is written before the input is validated.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from infscale.engine.errors import InfscaleError
 
@@ -66,36 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
     for register in registries:
         register(sub)
     return parser
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1, with a message that names the problem."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def print_json(doc: Any) -> None:
-    json.dump(doc, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-
-
-def progress_bar(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
-    """A tqdm bar on stderr when it is a terminal; otherwise silent. Returns (update, close)."""
-    if not sys.stderr.isatty():
-        return (lambda n: None), (lambda: None)
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="trial", unit_scale=True, desc=label, file=sys.stderr, smoothing=0.1)
-    return bar.update, bar.close
-
-
-def elapsed(start: float) -> str:
-    return f"{time.perf_counter() - start:.1f} s"
 
 
 if __name__ == "__main__":

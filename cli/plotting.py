@@ -10,9 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from infscale.cli.commands import DB_HELP, open_store, resolve_sweep_id
 from infscale.cli.helptext import example
-from infscale.cli.main import positive_int
+from infscale.cli.console import DB_HELP, open_store, positive_int, resolve_sweep_id
 from infscale.engine.errors import InfscaleError
 
 

@@ -7,13 +7,13 @@ as new revisions; `history` and `diff` show what each revision chose, and what c
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any, Iterable
 
-from infscale.cli.commands import DB_HELP, open_store, resolve_sweep_id
+from infscale.cli.console import DB_HELP, open_store, positive_int, print_json, resolve_sweep_id
 from infscale.cli.dates import format_time, since_time
 from infscale.cli.helptext import example
-from infscale.cli.main import positive_int, print_json
+from infscale.reports.documents import diff_document, price_document, revision_document
+from infscale.reports.text import k_text
 from infscale.engine.errors import InfscaleError
 
 CATALOG_HELP = (
@@ -62,12 +62,13 @@ def add_prices(sub: Any) -> None:
 
 
 def cmd_prices_import(args: argparse.Namespace) -> int:
-    from infscale.scheduler import settings
-    from infscale.scheduler.pricefiles import import_document, import_price_file
+    from infscale import config
+    from infscale.reports.documents import import_document
+    from infscale.scheduler.recalc import import_price_file
 
     store = open_store(args.db)
     price_file, imported = import_price_file(
-        store, args.file, args.catalog or settings.price_catalog(), args.effective_at
+        store, args.file, args.catalog or config.price_catalog(), args.effective_at
     )
     document = import_document(price_file, imported)
     if args.json:
@@ -81,7 +82,7 @@ def cmd_prices_list(args: argparse.Namespace) -> int:
     rows = open_store(args.db).price_history(args.model)
     if args.json:
         print_json({"prices": [
-            {"model": r.model, **_prices(r.prices), "effective_at": r.effective_at.isoformat(), "source": r.source}
+            {"model": r.model, **price_document(r.prices), "effective_at": r.effective_at.isoformat(), "source": r.source}
             for r in rows
         ]})
         return 0
@@ -119,18 +120,9 @@ def add_recalc(sub: Any) -> None:
 
 
 def cmd_recalc(args: argparse.Namespace) -> int:
-    from infscale.scheduler import settings
-    from infscale.scheduler.recalc import BrokerUnreachable, recalc, send_recalc
+    from infscale.workers.broker import run_recalc
 
-    document = None
-    if not args.in_process and settings.broker_configured(args.broker):
-        try:
-            document = send_recalc(args.broker, args.timeout)
-        except BrokerUnreachable as exc:
-            print(f"infscale: {exc}; recalculating in this process", file=sys.stderr)
-    if document is None:
-        report = recalc(open_store(args.db), settings.price_source(), settings.price_catalog(), args.workers)
-        document = report.document()
+    document = run_recalc(args.broker, args.db, args.in_process, args.timeout, args.workers)
     if args.json:
         print_json(document)
     else:
@@ -162,7 +154,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.json:
         print_json({
             "sweep": sweep_id, "model": args.model, "scenario": args.scenario,
-            "revisions": [_revision_document(r) for r in revisions],
+            "revisions": [revision_document(r) for r in revisions],
         })
         return 0
     print(f"sweep {sweep_id}: {args.model} under {args.scenario}, {len(revisions)} revision(s)")
@@ -193,7 +185,7 @@ def add_diff(sub: Any) -> None:
 def cmd_diff(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     changes = store.changes(resolve_sweep_id(store, args.sweep), args.since)
-    document = _diff_document(changes, args.since)
+    document = diff_document(changes, args.since)
     if args.json:
         print_json(document)
     else:
@@ -204,32 +196,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
 # --- documents and text ---------------------------------------------------------------------------
 
 
-def _diff_document(changes: Any, since: Any) -> dict[str, Any]:
-    runs = []
-    for change in changes.runs:
-        old_choices = {c.method: c for c in change.old.choices}
-        runs.append({
-            "model": change.new.model, "scenario": change.new.scenario,
-            "old_revision": change.old.revision, "new_revision": change.new.revision,
-            "old_prices": _prices(change.old.prices), "new_prices": _prices(change.new.prices),
-            "computed_at": change.new.computed_at.isoformat(),
-            "choices": [
-                {"method": c.method, **_pair("status", old_choices[c.method].status, c.status),
-                 **_pair("k", old_choices[c.method].k, c.k),
-                 **_pair("total_cost", old_choices[c.method].total_cost, c.total_cost)}
-                for c in change.new.choices
-            ],
-        })
-    recommendations = [
-        {"scenario": c.new.scenario, "method": c.new.method, "changed": c.changed,
-         "old_revision": c.old_revision, "new_revision": c.new_revision,
-         "old": _recommendation(c.old), "new": _recommendation(c.new)}
-        for c in changes.recommendations
-    ]
-    return {
-        "sweep": changes.sweep_id, "since": None if since is None else since.isoformat(),
-        "runs": runs, "recommendations": recommendations,
-    }
 
 
 def _diff_lines(doc: dict[str, Any]) -> list[str]:
@@ -245,7 +211,7 @@ def _diff_lines(doc: dict[str, Any]) -> list[str]:
         for c in run["choices"]:
             moved = "  (k changed)" if c["old_k"] != c["new_k"] else ""
             lines.append(
-                f"    {c['method']:<12}  k {_k(c['old_status'], c['old_k']):>5} -> {_k(c['new_status'], c['new_k']):<5}"
+                f"    {c['method']:<12}  k {k_text(c['old_status'], c['old_k']):>5} -> {k_text(c['new_status'], c['new_k']):<5}"
                 f"  cost {_cost(c['old_total_cost'])} -> {_cost(c['new_total_cost'])}{moved}"
             )
     moved = [r for r in doc["recommendations"] if r["changed"]]
@@ -288,20 +254,8 @@ def _recalc_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _revision_document(r: Any) -> dict[str, Any]:
-    return {
-        "revision": r.revision, "computed_at": r.computed_at.isoformat(), "prices": _prices(r.prices),
-        "choices": [
-            {"method": c.method, "status": c.status, "k": c.k, "total_cost": c.total_cost,
-             "total_time": c.total_time, "accuracy": c.accuracy, "reason": c.reason}
-            for c in r.choices
-        ],
-    }
 
 
-def _recommendation(r: Any) -> dict[str, Any]:
-    return {"status": r.status, "model": r.model, "k": r.k, "total_cost": r.total_cost,
-            "total_time": r.total_time, "accuracy": r.accuracy}
 
 
 def _choice_text(c: Any) -> str:
@@ -316,16 +270,12 @@ def _pick(r: dict[str, Any]) -> str:
     return f"{r['model']} k={r['k']} (${r['total_cost']:.4f})"
 
 
-def _pair(name: str, old: Any, new: Any) -> dict[str, Any]:
-    return {f"old_{name}": old, f"new_{name}": new}
 
 
-def _prices(prices: Any) -> dict[str, float | None]:
-    return {"c_in": prices.c_in, "c_out": prices.c_out, "t_in": prices.t_in, "t_out": prices.t_out}
 
 
 def _price_text(prices: Any) -> str:
-    return _price_text_doc(_prices(prices))
+    return _price_text_doc(price_document(prices))
 
 
 def _price_text_doc(p: dict[str, float | None]) -> str:
@@ -338,10 +288,6 @@ def _price_cells(prices: Any) -> str:
 
     return (f"{per(prices.c_in, 1e6, 8)} {per(prices.c_out, 1e6, 8)} "
             f"{per(prices.t_in, 1e3, 7)} {per(prices.t_out, 1e3, 8)}")
-
-
-def _k(status: str, k: int | None) -> str:
-    return str(k) if status == "ok" else {"no_knee": "none"}.get(status, "-")
 
 
 def _cost(value: float | None) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from infscale.cli.commands import DB_HELP
 from infscale.cli.helptext import example
+from infscale.cli.console import DB_HELP
 from infscale.engine.errors import InfscaleError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -34,7 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from infscale.dashboard.app import create_app
-    from infscale.scheduler.settings import dashboard_auth
+    from infscale.config import dashboard_auth
 
     auth = dashboard_auth()
     if auth is None and args.host not in LOOPBACK:

@@ -10,7 +10,7 @@ Pages (HTML and JavaScript in `static/`, plotly.js from the installed `plotly` p
 | `GET /api/sweeps/{id}/decide?scenario=&model=&max_total_cost=&...` | decided again under new budgets |
 | `GET /api/prices` | every imported price version |
 
-Everything is read through `storage.store.Store` (opened without migrating: the dashboard never
+Everything is read through the `storage.interface.Storage` interface (opened without migrating: the dashboard never
 writes) and decided through `infscale.api.decide_stored`, the function `infscale decide` uses.
 """
 
@@ -33,12 +33,13 @@ from starlette.staticfiles import StaticFiles
 from infscale.api import Database, Sweep, decide_stored
 from infscale.dashboard.auth import BasicAuth
 from infscale.engine.errors import InfscaleError
-from infscale.engine.serialize import scenario_to_dict
+from infscale.readers.stored_specs import scenario_to_dict
 from infscale.engine.whatif import Budgets
-from infscale.reports.series import json_float, run_figures
+from infscale.reports.series import run_figures
+from infscale.reports.values import json_float
 from infscale.scheduler.progress import sweep_progress
 from infscale.storage.errors import NotFound
-from infscale.storage.store import Store
+from infscale.storage import open_store
 
 STATIC = Path(__file__).resolve().parent / "static"
 SWEEP_CACHE_SECONDS = 60.0
@@ -50,7 +51,7 @@ BUDGET_PARAMETERS = ("max_total_cost", "max_total_time", "min_accuracy", "accura
 
 def create_app(url: str | None = None, auth: tuple[str, str] | None = None) -> Starlette:
     """The dashboard over the database at `url`; every request needs `auth` (user, password) if given."""
-    database = Database(Store(url, upgrade_schema=False))
+    database = Database(open_store(url, upgrade_schema=False))
     cache = _SweepCache(database)
     page = _page_routes()
     routes = [
@@ -79,7 +80,7 @@ def sweeps_document(database: Database) -> list[dict[str, Any]]:
 
 def sweep_document(database: Database, sweep_id: int) -> dict[str, Any]:
     """One sweep: its progress, budgets, choices, recommendations and recalculation changes."""
-    from infscale.cli.render import results_document
+    from infscale.reports.documents import results_document
 
     store = database.store
     spec = store.sweep_spec(sweep_id)
@@ -127,7 +128,7 @@ def run_document(database: Database, sweep_id: int, model: str, scenario: str) -
 
 def decide_document(cache: "_SweepCache", request: Request) -> dict[str, Any]:
     """`infscale decide --json` for the query's budgets, plus the run's feasible set and frontier."""
-    from infscale.cli.render import results_document
+    from infscale.reports.documents import results_document
 
     query = request.query_params
     values = {}

@@ -1,6 +1,6 @@
 """Adaptive trials (`trials: auto`): simulate in rounds until every decision is sure enough.
 
-A simulation group runs rounds of trial blocks: blocks [0, 8) first, then the count doubles
+A simulation group runs rounds of trial blocks (engine.plan owns them): blocks [0, 8) first, then the count doubles
 each round, [8, 16), [16, 32), ..., up to the blocks of `max_trials`. After each round its
 runs are decided on all blocks so far, with each choice's confidence (engine.confidence); the
 group stops when every choice of every scenario it serves reaches `target_confidence`, or
@@ -17,34 +17,6 @@ from typing import Sequence
 from infscale.engine.plan import block_plan
 from infscale.engine.selection import Decision
 from infscale.engine.specs import AdaptiveTrials, ScenarioSpec, SweepSpec
-
-FIRST_ROUND_BLOCKS = 8
-"""Blocks of a group's first round: enough for a first bootstrap of its decisions."""
-
-
-def first_round(sweep: SweepSpec) -> range:
-    """The blocks every group simulates first: all of them for a fixed trial count."""
-    n_blocks = block_plan(sweep).n_blocks
-    if sweep.adaptive is None:
-        return range(n_blocks)
-    return range(min(FIRST_ROUND_BLOCKS, n_blocks))
-
-
-def next_round(sweep: SweepSpec, done: int) -> range:
-    """The blocks of the round after blocks [0, done): as many again, up to the cap."""
-    return range(done, min(2 * done, block_plan(sweep).n_blocks))
-
-
-def is_round_end(sweep: SweepSpec, done: int) -> bool:
-    """Whether blocks [0, done) are exactly the blocks of some number of whole rounds."""
-    end = first_round(sweep).stop
-    while end < done:
-        following = next_round(sweep, end).stop
-        if following == end:  # no round after the last
-            return False
-        end = following
-    return end == done
-
 
 def stop_reason(
     sweep: SweepSpec, done: int, scenarios: Sequence[ScenarioSpec], decisions: Sequence[Decision]

@@ -14,26 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
-from infscale.engine.adaptive import first_round, is_round_end, next_round, stop_reason
+from infscale.engine.adaptive import stop_reason
 from infscale.engine.confidence import with_confidence
 from infscale.engine.exact_curves import exact_curves
 from infscale.engine.legacy import simulate_legacy
-from infscale.engine.plan import SimulationGroup, block_plan, simulation_groups
-from infscale.engine.selection import Decision, KneeVariant, Recommendation, decide, recommend
+from infscale.engine.results import RunResult, SweepResult
+from infscale.engine.plan import SimulationGroup, block_plan, first_round, is_round_end, next_round, simulation_groups
+from infscale.engine.selection import KneeVariant, Recommendation, decide, recommend
 from infscale.engine.simulation import simulate_blocks
-from infscale.engine.specs import Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
-from infscale.engine.statistics import Curves, Partial, bins_for, merge, summarize
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One model under one scenario: its curves and its decision."""
-
-    model: ModelSpec
-    scenario: ScenarioSpec
-    curves: Curves
-    decision: Decision
-    stop_reason: str | None = None  # `trials: auto`: why its group stopped adding trials
+from infscale.engine.specs import Latency, Mode, SweepSpec
+from infscale.engine.statistics import Partial, bins_for, merge, summarize
 
 
 @dataclass(frozen=True)
@@ -42,12 +32,6 @@ class GroupStep:
 
     runs: list[RunResult]
     next_blocks: range | None
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    runs: tuple[RunResult, ...]  # model-major, in sweep order
-    recommendations: tuple[Recommendation, ...]  # scenario-major, then Method order
 
 
 def knee_variant(mode: Mode) -> KneeVariant:

@@ -1,8 +1,12 @@
-"""From a sweep to simulation groups, trial blocks and shards.
+"""From a sweep to simulation groups, trial blocks, rounds and shards: the one owner of the plan.
 
 Trials are cut into fixed-size blocks; a block is the unit of randomness (its streams are
-derived from seed, model and block index) and of statistics. Shards are contiguous runs of
-blocks, so how a sweep is sharded never changes its answer.
+derived from seed, model and block index) and of statistics. A group simulates its blocks in
+rounds: all of them at once for a fixed trial count; for `trials: auto`, blocks [0, 8), then
+as many again each round up to the cap (engine.adaptive decides when to stop). Each round is
+cut into shards, contiguous runs of blocks numbered on from the shards before, so how a sweep
+is sharded never changes its answer. `plan_sweep` is what submit and the stored sweep use,
+`shards` what every round (first or later) is cut with.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ N_BINS = 256
 """Interior bins of each per-k histogram (plus one underflow and one overflow bin)."""
 
 DEFAULT_MEMORY_LIMIT = 4 << 30
+
+ROW_CHUNK = 64
+"""Inferences simulated at once within a block (engine.simulation): bounds a block's working memory."""
+
+FIRST_ROUND_BLOCKS = 8
+"""Blocks of a `trials: auto` group's first round: enough for a first estimate of its confidence."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +118,79 @@ def shard_ranges(n_blocks: int, blocks_per_shard: int) -> list[range]:
     return [range(s, min(s + blocks_per_shard, n_blocks)) for s in range(0, n_blocks, blocks_per_shard)]
 
 
-def _billing(model: ModelSpec, scenario: ScenarioSpec) -> InputBilling:
-    return model.input_billing if scenario.input_billing is None else scenario.input_billing
+@dataclass(frozen=True)
+class Shard:
+    """One task's worth of a group's blocks: shard `index` of the group (counting every round)."""
+
+    index: int
+    blocks: range
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """A simulation group and the shards of its first round."""
+
+    group: SimulationGroup
+    blocks: range  # of the first round: all of them unless `trials: auto`; none in exact mode
+    shards: tuple[Shard, ...]
+
+    @property
+    def n_blocks(self) -> int:
+        return self.blocks.stop
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep runs first: every group's first-round shards. `blocks_per_shard` None: one
+    shard per round."""
+
+    sweep: SweepSpec
+    blocks_per_shard: int | None
+    block_trials: int
+    groups: tuple[GroupPlan, ...]
+
+
+def plan_sweep(sweep: SweepSpec, blocks_per_shard: int | None = None) -> SweepPlan:
+    """The sweep's groups with their first-round shards of `blocks_per_shard` blocks."""
+    blocks = first_round(sweep)
+    return SweepPlan(
+        sweep, blocks_per_shard, block_plan(sweep).block_trials,
+        tuple(GroupPlan(g, blocks, shards(blocks, blocks_per_shard)) for g in simulation_groups(sweep)),
+    )
+
+
+def shards(blocks: range, blocks_per_shard: int | None, first_index: int = 0) -> tuple[Shard, ...]:
+    """Cut one round's `blocks` into shards of at most `blocks_per_shard` (None: one shard),
+    numbered from `first_index` (the shards of the group's earlier rounds come first)."""
+    per_shard = blocks_per_shard or max(len(blocks), 1)  # exact mode simulates no block
+    return tuple(
+        Shard(first_index + i, range(blocks.start + r.start, blocks.start + r.stop))
+        for i, r in enumerate(shard_ranges(len(blocks), per_shard))
+    )
+
+
+def first_round(sweep: SweepSpec) -> range:
+    """The blocks every group simulates first: all of them for a fixed trial count."""
+    n_blocks = block_plan(sweep).n_blocks
+    if sweep.adaptive is None:
+        return range(n_blocks)
+    return range(min(FIRST_ROUND_BLOCKS, n_blocks))
+
+
+def next_round(sweep: SweepSpec, done: int) -> range:
+    """The blocks of the round after blocks [0, done): as many again, up to the cap."""
+    return range(done, min(2 * done, block_plan(sweep).n_blocks))
+
+
+def is_round_end(sweep: SweepSpec, done: int) -> bool:
+    """Whether blocks [0, done) are exactly the blocks of some number of whole rounds."""
+    end = first_round(sweep).stop
+    while end < done:
+        following = next_round(sweep, end).stop
+        if following == end:  # no round after the last
+            return False
+        end = following
+    return end == done
 
 
 def model_stream_key(model_key: str) -> int:
@@ -126,8 +207,6 @@ def partial_bytes(group: SimulationGroup, n_blocks: int) -> int:
 
 def working_bytes(group: SimulationGroup, plan: BlockPlan, mode: Mode) -> int:
     """Peak memory of simulating one block of the group."""
-    from infscale.engine.simulation import ROW_CHUNK  # the chunk size lives with the loop that uses it
-
     if mode is Mode.LEGACY:
         return 8 * 6 * plan.trials + 8 * group.k_max * 8
     rows = min(ROW_CHUNK, group.k_max)
@@ -147,3 +226,7 @@ def check_memory(sweep: SweepSpec, limit_bytes: int = DEFAULT_MEMORY_LIMIT) -> N
                 f"{group.key} with {sweep.trials} trials needs {need / 2**30:.1f} GiB of statistics, "
                 f"over the memory limit of {limit_bytes / 2**30:.1f} GiB (INFSCALE_MEMORY_LIMIT_MB)",
             )
+
+
+def _billing(model: ModelSpec, scenario: ScenarioSpec) -> InputBilling:
+    return model.input_billing if scenario.input_billing is None else scenario.input_billing

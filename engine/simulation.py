@@ -23,12 +23,11 @@ from typing import Iterable
 
 import numpy as np
 
-from infscale.engine.plan import N_BINS, N_METRICS, BlockPlan, SimulationGroup, model_stream_key
+from infscale.engine.plan import N_BINS, N_METRICS, ROW_CHUNK, BlockPlan, SimulationGroup, model_stream_key
 from infscale.engine.accuracy import accuracy_of_counts
 from infscale.engine.specs import Latency
 from infscale.engine.statistics import Bins, Partial, block_statistics, budget_array, budget_counts, merge
 
-ROW_CHUNK = 64
 """Inferences processed at a time inside a block: keeps the working set in cache."""
 
 

@@ -29,8 +29,8 @@ from infscale.engine.statistics import Partial, merge
 from infscale.engine.whatif import Budgets, decide_again
 from infscale.reports.tables import columns_of, curves_columns, to_csv, to_pandas
 from infscale.storage.rows import ChoiceRow, PriceRow, RecommendationRow, StoredCurves, SweepRow
-from infscale.storage.codec import partial_from_bytes
-from infscale.storage.store import Store
+from infscale.storage import open_store
+from infscale.storage.interface import Storage
 
 R = TypeVar("R")
 
@@ -40,34 +40,28 @@ __all__ = ["Database", "Sweep", "Table", "RunCurves", "Decisions", "Budgets", "o
 def run(sweep: str | Path | Mapping[str, Any], db: str | None = None, workers: int | None = None) -> "Sweep":
     """Run a sweep (a sweep file's path, or the same content as a dict) on this machine, store
     it in `db` (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db) and return it."""
+    from infscale.engine.plan import plan_sweep
     from infscale.scheduler.local import run_local
 
     spec = load_sweep_spec(sweep)
     result = run_local(spec, workers=workers)
     database = open_database(db)
-    return database.sweep(database.store.save_local_result(spec, result))
+    return database.sweep(database.store.save_local_result(plan_sweep(spec), result))
 
 
 def open_database(url: str | None = None) -> "Database":
     """The database at `url` (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db)."""
-    return Database(Store(url))
+    return Database(open_store(url))
 
 
 def load_sweep_spec(sweep: str | Path | Mapping[str, Any]) -> SweepSpec:
     """A validated sweep from a file, or from a dict read exactly as that file would be (a
     catalog path in a dict is relative to the working directory)."""
-    from infscale.scheduler.sweepfiles import load_sweep
+    from infscale.readers.files import read_text
+    from infscale.readers.sweep_files import load_sweep, sweep_from_data
 
     if isinstance(sweep, Mapping):
-        import yaml
-
-        from infscale.engine.plan import check_memory
-        from infscale.engine.sweepfile import sweep_from_yaml
-        from infscale.scheduler.settings import memory_limit_bytes
-
-        spec = sweep_from_yaml(yaml.safe_dump(dict(sweep)), "<dict>", lambda p: Path(p).read_text())
-        check_memory(spec, memory_limit_bytes())
-        return spec
+        return sweep_from_data(dict(sweep), "<dict>", lambda name: read_text(name, "catalog file"))
     return load_sweep(sweep)
 
 
@@ -140,9 +134,9 @@ class Decisions:
 
 
 class Database:
-    """Sweeps, results and prices in one database (read through `storage.store.Store`)."""
+    """Sweeps, results and prices in one database (read through the `storage.interface.Storage` interface)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Storage) -> None:
         self.store = store
 
     @property
@@ -178,7 +172,7 @@ class Database:
 class Sweep:
     """One stored sweep: its results, curves, recommendations, and decisions under new budgets."""
 
-    def __init__(self, store: Store, row: SweepRow) -> None:
+    def __init__(self, store: Storage, row: SweepRow) -> None:
         self.store = store
         self.info = row
         self._runs: tuple[RunResult, ...] | None = None
@@ -243,7 +237,7 @@ class Sweep:
             groups = self.store.progress(self.id)
             stored = bool(groups) and all(g.complete and g.shards_done > 0 for g in groups)
             self._blocks = {
-                g.group_key: merge([partial_from_bytes(data) for data in self.store.partials(self.id, g.group_key)])
+                g.group_key: merge(self.store.partials(self.id, g.group_key))
                 for g in groups
             } if stored else {}
         return self._blocks

@@ -39,7 +39,7 @@ def read_eval_log(path: str, model: str | None = None, scorer: str | None = None
         return read_inspect_log(path, scorer)
     if suffix not in SUFFIXES:
         raise InfscaleError(f"{path}: unknown eval log format {suffix or '(no suffix)'!r} (known: {', '.join(SUFFIXES)})")
-    text = read_text(path)
+    text = read_text(path, "eval log")
     if suffix == ".jsonl" and looks_like_lm_eval(_first_object(text)):
         folder = Path(path).resolve().parent.name
         return lm_eval_logs(text, path, model or folder or Path(path).stem, scorer)

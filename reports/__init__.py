@@ -1,6 +1,8 @@
-"""Pictures and a report of stored results: what people look at to decide.
+"""Presentation, in one home: what people and scripts read of stored results.
 
-`series` turns stored rows into the plain data each figure draws (also written as a JSON
-sidecar next to each image), `plots` draws that data with matplotlib, `html` assembles a
-self-contained report. Nothing here simulates or chooses: it only shows what the store holds.
+- text.py: the tables and words the CLI prints (METHOD_ORDER, k_text, status_text)
+- documents.py: the JSON documents of `--json` (and what the recalc task returns)
+- series.py, plots.py, html.py: the data each figure draws, the figures, the HTML report
+
+Nothing here simulates or chooses: it only shows what the store holds.
 """

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 
 from infscale.engine.errors import InfscaleError
 from infscale.reports import plots, series
-from infscale.reports.series import METHOD_ORDER, method_label
+from infscale.reports.series import method_label
+from infscale.reports.text import METHOD_ORDER, status_text
 
 REPORT_DPI = 72
 SCENARIO_FIGURES = ((series.MODELS_FIGURE, series.models_figure), (series.ACCURACY_GRID_FIGURE, series.accuracy_grid_figure))
@@ -137,7 +138,7 @@ def _recommendations_table(recs: Sequence[Any]) -> str:
     if recs and len({(r.status, r.reason) for r in recs}) == 1 and recs[0].status != "ok":
         # Every method failed for the same reason (no feasible k): say it once.
         rows.append(f'<tr><td>every method</td><td class="{_status_class(recs[0].status)}" colspan="5">'
-                    f"<b>{escape(_status_text(recs[0].status))}</b>: {escape(recs[0].reason)}</td></tr>")
+                    f"<b>{escape(status_text(recs[0].status))}</b>: {escape(recs[0].reason)}</td></tr>")
         recs = []
     for r in recs:
         label = escape(method_label(r.method))
@@ -149,7 +150,7 @@ def _recommendations_table(recs: Sequence[Any]) -> str:
             )
         else:
             rows.append(f'<tr><td>{label}</td><td class="{_status_class(r.status)}" colspan="5">'
-                        f"<b>{escape(_status_text(r.status))}</b>: {escape(r.reason)}</td></tr>")
+                        f"<b>{escape(status_text(r.status))}</b>: {escape(r.reason)}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
 
@@ -158,7 +159,7 @@ def _pick_cell(c: Any) -> str:
     if c is None:
         return '<td class="bad">missing</td>'
     if c.status != "ok":
-        return f'<td class="{_status_class(c.status)}"><b>{escape(_status_text(c.status))}</b><br><small>{escape(c.reason)}</small></td>'
+        return f'<td class="{_status_class(c.status)}"><b>{escape(status_text(c.status))}</b><br><small>{escape(c.reason)}</small></td>'
     confidence = "" if c.confidence is None else f" · confidence {c.confidence:.2f}"
     return (f'<td class="num"><b>k = {c.k}</b><br><small>${c.total_cost:.4f} · {c.total_time:.2f} s · '
             f"{c.accuracy:.4f}{confidence}</small></td>")
@@ -169,10 +170,6 @@ def _image(name: str, data: dict[str, Any], png: bytes) -> str:
     w, h = plots.pixel_size(name, REPORT_DPI)
     alt = f"{name}: {data['model'] or 'all models'} under {data['scenario']}"
     return f'<img width="{w}" height="{h}" alt="{escape(alt)}" src="data:image/png;base64,{payload}">'
-
-
-def _status_text(status: str) -> str:
-    return {"no_knee": "no knee"}.get(status, status)
 
 
 def _status_class(status: str) -> str:

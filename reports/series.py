@@ -7,17 +7,17 @@ are the Monte Carlo means of the stored curves; chosen points are the stored cho
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 
-from infscale.engine.selection import Method
 from infscale.engine.specs import ScenarioSpec
+from infscale.reports.values import json_float, json_floats
+from infscale.reports.text import METHOD_ORDER
 
 RUN_FIGURES = ("cube", "accuracy", "cost_time")
 MODELS_FIGURE = "models"
 ACCURACY_GRID_FIGURE = "accuracy_grid"
-METHOD_ORDER = tuple(m.value for m in Method)
 CUBE_REACH = 1.3
 Z_95 = 1.96  # two-sided 95% normal quantile: the confidence band of a mean is mean +- Z_95 * SE
 
@@ -157,14 +157,3 @@ def _in_method_order(rows: Iterable[Any]) -> list[Any]:
 def _ints(values: np.ndarray) -> list[int]:
     return [int(v) for v in values]
 
-
-def json_floats(values: Sequence[float] | np.ndarray) -> list[float | None]:
-    return [json_float(v) for v in values]
-
-
-def json_float(value: Any) -> float | None:
-    """JSON has no NaN: a missing or undefined number (e.g. SE of one trial) is null."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if np.isfinite(value) else None

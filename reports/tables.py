@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from infscale.engine.errors import InfscaleError
-from infscale.reports.series import METHOD_ORDER, json_float
+from infscale.reports.text import chosen_by_k
+from infscale.reports.values import json_float
 
 
 def columns_of(rows: Sequence[Any], row_type: type | None = None) -> dict[str, list[Any]]:
@@ -47,13 +48,6 @@ def curves_columns(stored: Any, choices: Sequence[Any] = ()) -> dict[str, list[A
     return out
 
 
-def chosen_by_k(choices: Sequence[Any]) -> dict[int, tuple[str, ...]]:
-    """k -> the methods (in method order) whose choice is that k."""
-    out: dict[int, list[str]] = {}
-    for c in sorted(choices, key=lambda c: METHOD_ORDER.index(c.method)):
-        if c.status == "ok" and c.k is not None:
-            out.setdefault(int(c.k), []).append(c.method)
-    return {k: tuple(v) for k, v in out.items()}
 
 
 def to_csv(columns: Mapping[str, Sequence[Any]]) -> str:

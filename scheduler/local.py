@@ -13,9 +13,8 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Callable
 
-from infscale.engine.adaptive import first_round
 from infscale.engine.pipeline import RunResult, SweepResult, advance_group, order_runs, recommend_all, run_exact, simulate_shard
-from infscale.engine.plan import SimulationGroup, block_plan, shard_ranges, simulation_groups
+from infscale.engine.plan import SimulationGroup, block_plan, first_round, shards, simulation_groups
 from infscale.engine.specs import Mode, SweepSpec
 from infscale.engine.statistics import Partial, merge
 
@@ -73,7 +72,7 @@ def _simulate_round(
     for g, blocks in todo.items():
         # About four shards per worker per group keeps the pool busy without tiny tasks.
         per_shard = max(1, -(-len(blocks) // (4 * workers)))
-        tasks += [(g, range(blocks.start + r.start, blocks.start + r.stop)) for r in shard_ranges(len(blocks), per_shard)]
+        tasks += [(g, shard.blocks) for shard in shards(blocks, per_shard)]
     # The main process holds one merged partial per group rather than every shard's.
 
     def add(g: int, part: Partial, blocks: range) -> None:

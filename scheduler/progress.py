@@ -6,13 +6,11 @@ machine that can reach the database can watch a sweep.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from infscale.storage.rows import SweepRow
-from infscale.storage.store import Store
-from infscale.storage.tables import FINAL_SWEEP_STATUSES, utc_now
+from infscale.storage.interface import Storage
+from infscale.storage.rows import FINAL_SWEEP_STATUSES, SweepRow, utc_now
 
 
 @dataclass(frozen=True)
@@ -31,16 +29,9 @@ class SweepProgress:
     def ended(self) -> bool:
         return self.sweep.status in FINAL_SWEEP_STATUSES
 
-    def document(self) -> dict[str, Any]:
-        """The `--json` contract of `infscale status`."""
-        row = asdict(self.sweep)
-        for key in ("created_at", "finished_at"):
-            row[key] = row[key].isoformat() if row[key] is not None else None
-        doc = {key: value for key, value in asdict(self).items() if key != "sweep"}
-        return {**row, **doc}
 
 
-def sweep_progress(store: Store, sweep_id: int, now: datetime | None = None) -> SweepProgress:
+def sweep_progress(store: Storage, sweep_id: int, now: datetime | None = None) -> SweepProgress:
     """Progress of a sweep; trials per second over the time since its first shard started."""
     row = store.sweep(sweep_id)
     groups = store.progress(sweep_id)

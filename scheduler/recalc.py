@@ -6,43 +6,28 @@ their scenarios, with the sweep's seed and trials and the new prices, on this ma
 processes (`scheduler.local.run_local`): random streams depend on (seed, model, block) only, so
 a recomputed run equals a fresh `infscale run` with the new prices bit for bit. The results are
 stored as the next revision of each run, and the sweep's cross-model recommendations, decided
-again over its current runs, as their next revision (`Store.save_revision`, one transaction;
+again over its current runs, as their next revision (`Storage.save_revision`, one transaction;
 older revisions stay). Runs whose prices did not change are not touched, and a second
 recalculation with no price change finds nothing stale and writes nothing.
 
 Two recalculations at once are harmless: a sweep's revision is stored only if none was stored
 since it was read. On the workers the `infscale.recalc` task also holds a Redis lock
-(`exclusive`), so a second beat or a duplicate trigger does no work at all.
+(workers.broker.exclusive), so a second beat or a duplicate trigger does no work at all.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Mapping
+from datetime import datetime
+from typing import Mapping
 
-from infscale.engine.errors import InfscaleError
 from infscale.engine.pipeline import recommend_all
-from infscale.engine.pricefile import PriceFile
 from infscale.engine.prices import Prices, is_stale, reprice
 from infscale.engine.specs import ModelSpec
-from infscale.scheduler import settings
+from infscale.readers.price_files import PriceFile, load_price_file
 from infscale.scheduler.local import run_local
-from infscale.scheduler.pricefiles import import_document, import_price_file
-from infscale.storage.rows import PriceImport, RunModel
-from infscale.storage.store import Store
-from infscale.storage.tables import SweepStatus
-
-BROKER_CONNECT_RETRIES = 2
-"""Attempts to reach the broker before `send_recalc` gives up (a down broker fails in ~1 s)."""
-
-LOCK_NAME = "infscale:recalc"
-"""The Redis key of the recalculation lock (held by at most one `infscale.recalc` task)."""
-
-
-class BrokerUnreachable(InfscaleError):
-    """The broker a recalculation was to be sent to does not answer."""
-
+from infscale.storage.interface import Storage
+from infscale.storage.rows import PriceImport, RunModel, SweepStatus
 
 @dataclass(frozen=True)
 class SweepRecalc:
@@ -65,23 +50,21 @@ class RecalcReport:
     def changed(self) -> bool:
         return any(s.stored for s in self.sweeps)
 
-    def document(self) -> dict[str, Any]:
-        """The `--json` contract of `recalc` (also what the `infscale.recalc` task returns)."""
-        return {
-            "skipped": self.skipped,
-            "prices": None if self.imported is None else import_document(self.price_file, self.imported),
-            "sweeps": [
-                {"sweep": s.sweep_id, "models": list(s.models), "runs": s.runs, "stored": s.stored}
-                for s in self.sweeps
-            ],
-            "changed": self.changed,
-        }
+
+
+def import_price_file(
+    store: Storage, path: str, catalog: str | None = None, effective_at: datetime | None = None
+) -> tuple[PriceFile, PriceImport]:
+    """Validate the whole price file first (`catalog`: which LiteLLM name is which model; None:
+    the stored sweeps' models), then import it in one transaction: all of it or nothing."""
+    price_file = load_price_file(path, store.stored_models() if catalog is None else {}, catalog)
+    return price_file, store.import_prices(price_file.quotes, str(path), effective_at)
 
 
 def recalc(
-    store: Store, source: str | None = None, catalog: str | None = None, workers: int | None = None
+    store: Storage, source: str | None = None, catalog: str | None = None, workers: int | None = None
 ) -> RecalcReport:
-    """Import `source` (a price file; None: none; `catalog` as in scheduler.pricefiles), then
+    """Import `source` (a price file; None: none; `catalog` as in `import_price_file`), then
     recompute every stale run of every done sweep on `workers` processes (default: all cores)."""
     price_file, imported = import_price_file(store, source, catalog) if source else (None, None)
     prices = {model: row.prices for model, row in store.prices().items()}
@@ -94,7 +77,7 @@ def recalc(
 
 
 def recalc_sweep(
-    store: Store, sweep_id: int, prices: Mapping[str, Prices], workers: int | None = None
+    store: Storage, sweep_id: int, prices: Mapping[str, Prices], workers: int | None = None
 ) -> SweepRecalc | None:
     """Recompute the sweep's runs whose model prices are stale under `prices`; None if none are."""
     current = store.run_models(sweep_id)
@@ -120,63 +103,6 @@ def stale_models(current: list[RunModel], prices: Mapping[str, Prices]) -> dict[
     }
 
 
-@contextmanager
-def exclusive(broker_url: str, ttl_seconds: float) -> Iterator[bool]:
-    """Hold the Redis lock `LOCK_NAME` (SET NX PX with a random token) while the block runs.
-
-    Yields False, holding nothing, if another holder has it. The lock expires after
-    `ttl_seconds` should its holder die; it is released only by its holder (token check).
-    """
-    import redis
-    from redis.exceptions import LockError
-
-    client = redis.Redis.from_url(broker_url, socket_timeout=10)
-    lock = client.lock(LOCK_NAME, timeout=ttl_seconds, blocking=False)
-    try:
-        acquired = lock.acquire()
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                try:
-                    lock.release()
-                except LockError:
-                    pass  # it expired while we ran (and may be someone else's now): nothing to release
-    finally:
-        client.close()
-
-
 def skipped(reason: str) -> RecalcReport:
     """The report of a recalculation that did nothing at all (e.g. another one holds the lock)."""
     return RecalcReport(None, None, (), skipped=reason)
-
-
-def send_recalc(broker: str | None, timeout: float) -> dict[str, Any]:
-    """Run `infscale.recalc` on the workers and return its document (waits up to `timeout` s).
-
-    Raises `BrokerUnreachable` if the broker does not answer, `InfscaleError` if no worker
-    answers in time or the task failed.
-    """
-    from celery.exceptions import TimeoutError as CeleryTimeout
-    from kombu.utils.url import maybe_sanitize_url
-
-    from infscale.workers.app import RECALC, make_app  # Celery is imported only when sending
-
-    app = make_app(broker)
-    url = maybe_sanitize_url(settings.broker_url(broker))
-    try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=BROKER_CONNECT_RETRIES, interval_start=0.2, interval_step=0.3)
-    except Exception as exc:  # noqa: BLE001 - whatever the transport raised: not reachable
-        raise BrokerUnreachable(f"broker {url} is not reachable: {exc}") from None
-    result = app.send_task(RECALC)
-    try:
-        document = result.get(timeout=timeout, propagate=False)
-    except CeleryTimeout:
-        raise InfscaleError(
-            f"no worker finished the recalculation (task {result.id}) within {timeout:g} s; it stays queued "
-            f"on {url} (is a worker running? `infscale worker`)"
-        ) from None
-    if result.failed():
-        raise InfscaleError(f"the recalculation failed on a worker: {type(document).__name__}: {document}")
-    return document

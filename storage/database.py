@@ -8,7 +8,6 @@ IMMEDIATE`), so a transaction never fails half way because another process wrote
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -18,21 +17,12 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-DEFAULT_DATABASE_URL = "sqlite:///infscale.db"
-"""A file `infscale.db` in the current directory."""
-
-DATABASE_URL_ENV = "INFSCALE_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_S = 30
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 _BEGIN_OPTION = "infscale_sqlite_begin"
 # Any constant works; it only has to be the same for every process migrating one database.
 _MIGRATION_LOCK_ID = 0x1F5CA1E
-
-
-def database_url(explicit: str | None = None) -> str:
-    """The explicit URL, else $INFSCALE_DATABASE_URL, else `DEFAULT_DATABASE_URL`."""
-    return explicit or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
 
 
 def make_engine(url: str) -> Engine:

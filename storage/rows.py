@@ -1,4 +1,5 @@
-"""What `Store` queries return: frozen dataclasses, never ORM objects or SQL rows.
+"""The types of the storage interface: what queries return (frozen dataclasses, never ORM
+objects or SQL rows) and the statuses of sweeps and runs.
 
 Methods and statuses are the engine's enum values as plain strings (`"max_accuracy"`,
 `"ok"`, `"done"`); timestamps are timezone-aware UTC.
@@ -7,13 +8,39 @@ Methods and statuses are the engine's enum values as plain strings (`"max_accura
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from enum import Enum
 
 import numpy as np
 
 from infscale.engine.prices import Prices
 from infscale.engine.specs import ModelSpec
 from infscale.engine.statistics import Curves
+
+
+class SweepStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(str, Enum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_SWEEP_STATUSES = frozenset({SweepStatus.DONE, SweepStatus.FAILED, SweepStatus.CANCELLED})
+
+RUN_STATUS_ON_SWEEP_END = {SweepStatus.FAILED: RunStatus.FAILED, SweepStatus.CANCELLED: RunStatus.CANCELLED}
+"""What a sweep's pending runs become when it ends another way than done."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -28,6 +55,17 @@ class SweepRow:
     created_at: datetime
     finished_at: datetime | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class SimulationRow:
+    """How far a simulation group's plan has grown: blocks and shards so far (`trials: auto`
+    adds rounds), and the shard size its sweep was submitted with (None: one shard a round)."""
+
+    group_key: str
+    n_blocks: int
+    n_shards: int
+    blocks_per_shard: int | None
 
 
 @dataclass(frozen=True)
@@ -183,7 +221,7 @@ class RecommendationChange:
 
 @dataclass(frozen=True)
 class Changes:
-    """What recalculations changed in one sweep (storage.store.Store.changes)."""
+    """What recalculations changed in one sweep (`Storage.changes`)."""
 
     sweep_id: int
     runs: tuple[RunChange, ...]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import (
@@ -36,27 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-class SweepStatus(str, Enum):
-    PENDING = "pending"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class RunStatus(str, Enum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINAL_SWEEP_STATUSES = frozenset({SweepStatus.DONE, SweepStatus.FAILED, SweepStatus.CANCELLED})
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+from infscale.storage.rows import utc_now
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -121,7 +100,7 @@ class SweepRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String)
     source: Mapped[str] = mapped_column(Text)
-    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # engine.serialize.sweep_to_dict
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # readers.stored_specs.sweep_to_dict
     mode: Mapped[str] = mapped_column(String)
     trials: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
@@ -182,8 +161,8 @@ class RunRecord(Base):
     )
     model_key: Mapped[str] = mapped_column(String)
     scenario_name: Mapped[str] = mapped_column(String)
-    model: Mapped[dict[str, Any]] = mapped_column(JSON)  # engine.serialize.model_to_dict
-    scenario: Mapped[dict[str, Any]] = mapped_column(JSON)  # engine.serialize.scenario_to_dict
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)  # readers.stored_specs.model_to_dict
+    scenario: Mapped[dict[str, Any]] = mapped_column(JSON)  # readers.stored_specs.scenario_to_dict
     status: Mapped[str] = mapped_column(String)
     error: Mapped[str | None] = mapped_column(Text)
     trials: Mapped[int | None] = mapped_column(Integer)
@@ -267,7 +246,7 @@ class ModelPriceRecord(Base):
     """One version of one model's prices, in force from `effective_at` until the next version.
 
     `t_in` / `t_out` NULL: no source has said (a model keeps its catalog times). Importing the
-    prices in force again adds no row (storage.store.Store.import_prices).
+    prices in force again adds no row (`Storage.import_prices`).
     """
 
     __tablename__ = "model_prices"

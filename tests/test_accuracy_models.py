@@ -26,11 +26,11 @@ from infscale.engine.accuracy import (
     expected_pass_at_k,
 )
 from infscale.engine.plan import BLOCK_TRIALS, BlockPlan
-from infscale.engine.serialize import model_from_dict, model_to_dict
+from infscale.readers.stored_specs import model_from_dict, model_to_dict
 from infscale.engine.simulation import simulate_blocks
 from infscale.engine.specs import AccuracyModel
 from infscale.engine.statistics import bins_for
-from infscale.engine.sweepfile import catalog_from_yaml
+from infscale.readers.sweep_files import catalog_from_yaml
 from tests.engine_fixtures import (
     crn_raw_correct_counts,
     crn_raw_trials,

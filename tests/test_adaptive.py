@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from infscale.engine import exact
-from infscale.engine.adaptive import FIRST_ROUND_BLOCKS, first_round, is_round_end, next_round
+from infscale.engine.plan import FIRST_ROUND_BLOCKS, first_round, is_round_end, next_round, plan_sweep
 from infscale.engine.pipeline import run_sweep
 from infscale.engine.plan import BLOCK_TRIALS
-from infscale.engine.serialize import sweep_from_dict, sweep_to_dict
+from infscale.readers.stored_specs import sweep_from_dict, sweep_to_dict
 from infscale.engine.specs import AccuracyModel, AdaptiveTrials
 from infscale.scheduler.local import run_local
 from tests.engine_fixtures import assert_curves_identical, make_model, make_scenario, make_sweep
@@ -164,11 +164,11 @@ def drive_submitted(store, sweep, blocks_per_shard: int, send_fails: int = 0) ->
     from infscale.engine.plan import simulation_groups
     from infscale.scheduler.reduce import check_sweeps, reduce_group
     from infscale.scheduler.submit import shard_messages
-    from infscale.storage.codec import partial_to_bytes
 
     groups = {g.key: g for g in simulation_groups(sweep)}
-    sweep_id = store.create_sweep(sweep, blocks_per_shard, status="running")
-    queue = shard_messages(sweep_id, sweep, blocks_per_shard)
+    plan = plan_sweep(sweep, blocks_per_shard)
+    sweep_id = store.create_sweep(plan, status="running")
+    queue = shard_messages(sweep_id, plan)
     outcomes: list[str] = []
     failures = [send_fails]
 
@@ -187,16 +187,16 @@ def drive_submitted(store, sweep, blocks_per_shard: int, send_fails: int = 0) ->
             continue
         m = queue.pop(0)
         partial = simulate_shard(sweep, groups[m["group_key"]], range(*m["blocks"]))
-        store.save_partial(sweep_id, m["group_key"], m["shard_index"], partial_to_bytes(partial), partial.n_trials, 0.0)
+        store.save_partial(sweep_id, m["group_key"], m["shard_index"], partial, 0.0)
         outcomes.append(reduce_group(store, sweep_id, sweep, m["group_key"], send))
 
 
 @pytest.mark.parametrize("blocks_per_shard", [3, 16])
 def test_rounds_through_the_reduce_give_the_local_result(tmp_path, blocks_per_shard: int) -> None:
-    from infscale.storage.store import Store
+    from infscale.storage.sql import SqlStore
 
     sweep = adaptive_sweep([CLEAR, COIN])
-    store = Store(f"sqlite:///{tmp_path}/d.db")
+    store = SqlStore(f"sqlite:///{tmp_path}/d.db")
     sweep_id, outcomes = drive_submitted(store, sweep, blocks_per_shard)
     assert store.sweep(sweep_id).status == "done"
     assert any("next round: blocks 8 to 15 sent" in o for o in outcomes)
@@ -207,17 +207,17 @@ def test_rounds_through_the_reduce_give_the_local_result(tmp_path, blocks_per_sh
         assert_curves_identical(run.curves, want.curves)
         assert (run.decision.choices, run.stop_reason) == (want.decision.choices, want.stop_reason)
     assert [(c.model, c.trials) for c in store.choices(sweep_id)[::4]] == [("clear", 8 * BLOCK_TRIALS), ("coin", CAP)]
-    local_id = store.save_local_result(sweep, local)
+    local_id = store.save_local_result(plan_sweep(sweep), local)
     strip = lambda rows: [{k: v for k, v in r.__dict__.items() if k not in ("sweep_id", "run_id")} for r in rows]  # noqa: E731
     assert strip(store.choices(sweep_id)) == strip(store.choices(local_id))
     assert strip(store.recommendations(sweep_id)) == strip(store.recommendations(local_id))
 
 
 def test_a_round_the_broker_cannot_take_is_sent_again_by_the_periodic_check(tmp_path) -> None:
-    from infscale.storage.store import Store
+    from infscale.storage.sql import SqlStore
 
     sweep = adaptive_sweep([COIN], max_trials=16 * BLOCK_TRIALS)
-    store = Store(f"sqlite:///{tmp_path}/d.db")
+    store = SqlStore(f"sqlite:///{tmp_path}/d.db")
     sweep_id, outcomes = drive_submitted(store, sweep, 8, send_fails=1)
     assert any("not sent (ConnectionError: broker down); the periodic check will send it" in o for o in outcomes)
     assert store.sweep(sweep_id).status == "done"
@@ -226,18 +226,18 @@ def test_a_round_the_broker_cannot_take_is_sent_again_by_the_periodic_check(tmp_
 
 
 def test_a_simulation_is_extended_once(tmp_path) -> None:
-    from infscale.engine.plan import simulation_groups
-    from infscale.storage.store import Store
+    from infscale.engine.plan import Shard, plan_sweep, shards, simulation_groups
+    from infscale.storage.sql import SqlStore
 
     sweep = adaptive_sweep([COIN])
-    store = Store(f"sqlite:///{tmp_path}/d.db")
-    sweep_id = store.create_sweep(sweep, 5, status="running")
+    store = SqlStore(f"sqlite:///{tmp_path}/d.db")
+    sweep_id = store.create_sweep(plan_sweep(sweep, 5), status="running")
     (group,) = simulation_groups(sweep)
-    assert [(i, r) for i, r in store.next_shards(sweep_id, group.key, range(8, 16))] == [
-        (2, range(8, 13)), (3, range(13, 16))
-    ]
+    simulation = store.simulation(sweep_id, group.key)
+    assert (simulation.n_blocks, simulation.n_shards, simulation.blocks_per_shard) == (8, 2, 5)
+    assert shards(range(8, 16), 5, first_index=simulation.n_shards) == (Shard(2, range(8, 13)), Shard(3, range(13, 16)))
     assert store.extend_simulation(sweep_id, group.key, range(8, 16), 2)
     assert not store.extend_simulation(sweep_id, group.key, range(8, 16), 2)  # a second reduce
-    assert store.next_shards(sweep_id, group.key, range(8, 16)) == []
+    assert store.simulation(sweep_id, group.key).n_blocks == 16
     (progress,) = store.progress(sweep_id)
     assert (progress.n_shards, progress.shards_done) == (4, 0)

@@ -13,9 +13,9 @@ import pytest
 
 from infscale.cli.main import main
 from infscale.engine.pipeline import finish_group, order_runs, recommend_all, simulate_shard
-from infscale.engine.plan import block_plan, shard_ranges, simulation_groups
-from infscale.scheduler.sweepfiles import load_sweep
-from infscale.storage.store import Store
+from infscale.engine.plan import block_plan, plan_sweep, shard_ranges, simulation_groups
+from infscale.readers.sweep_files import load_sweep
+from infscale.storage.sql import SqlStore
 
 SMALL_SWEEP = """\
 name: small
@@ -199,8 +199,8 @@ def test_block_grouping_and_order_do_not_change_stored_results(tmp_path):
         ordered = order_runs(sweep, runs)
         from infscale.engine.pipeline import SweepResult
 
-        store = Store(f"sqlite:///{tmp_path}/{variant}.db")
-        store.save_local_result(sweep, SweepResult(ordered, recommend_all(sweep, ordered)))
+        store = SqlStore(f"sqlite:///{tmp_path}/{variant}.db")
+        store.save_local_result(plan_sweep(sweep), SweepResult(ordered, recommend_all(sweep, ordered)))
         stores.append(tmp_path / f"{variant}.db")
     dumps = [_dump(path) for path in stores]
     assert dumps[0] == dumps[1] == dumps[2]

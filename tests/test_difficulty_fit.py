@@ -20,7 +20,7 @@ from infscale.engine.accuracy import expected_pass_at_k
 from infscale.engine.difficulty_fit import PassRate, check_monotone, fit_beta, nelder_mead
 from infscale.engine.errors import SpecError
 from infscale.engine.specs import AccuracyModel
-from infscale.engine.sweepfile import catalog_from_yaml
+from infscale.readers.sweep_files import catalog_from_yaml
 from tests.test_cli import GOOD_CATALOG, run_cli, write
 
 

@@ -26,14 +26,14 @@ import yaml
 
 from infscale.cli.main import main
 from infscale.engine.pipeline import simulate_shard
-from infscale.engine.plan import block_plan, shard_ranges, simulation_groups
+from infscale.engine.plan import block_plan, plan_sweep, shard_ranges, simulation_groups
 from infscale.engine.specs import MODEL_FIELDS
 from infscale.scheduler.local import run_local
 from infscale.scheduler.reduce import check_sweeps
 from infscale.scheduler.submit import submit
-from infscale.scheduler.sweepfiles import load_sweep
-from infscale.storage.codec import partial_to_bytes
-from infscale.storage.store import Store
+from infscale.workers.broker import sender
+from infscale.readers.sweep_files import load_sweep
+from infscale.storage.sql import SqlStore
 from tests.services import QUEUE, REPO, RedisServer, ServiceError, Worker, cpu_ticks, wait_for
 
 SMALL = """\
@@ -107,13 +107,13 @@ def sqlite_url(tmp_path: Path) -> str:
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """reference(text) -> (store, sweep id) of the sweep run locally; one local run per sweep."""
     directory = tmp_path_factory.mktemp("reference")
-    store = Store(f"sqlite:///{directory / 'reference.db'}")
+    store = SqlStore(f"sqlite:///{directory / 'reference.db'}")
     runs: dict[str, int] = {}
 
-    def get(text: str) -> tuple[Store, int]:
+    def get(text: str) -> tuple[SqlStore, int]:
         if text not in runs:
             sweep = load_sweep(write_sweep(directory, text))
-            runs[text] = store.save_local_result(sweep, run_local(sweep, workers=1))
+            runs[text] = store.save_local_result(plan_sweep(sweep), run_local(sweep, workers=1))
         return store, runs[text]
 
     yield get
@@ -129,7 +129,7 @@ def write_sweep(directory: Path, text: str, name: str = "sweep.yaml") -> Path:
     return path
 
 
-def wait_ended(store: Store, sweep_id: int, workers: list[Worker], timeout: float = DONE_TIMEOUT) -> str:
+def wait_ended(store: SqlStore, sweep_id: int, workers: list[Worker], timeout: float = DONE_TIMEOUT) -> str:
     """Poll until the sweep is done, failed or cancelled; its status (worker logs on timeout)."""
     try:
         wait_for(lambda: store.sweep(sweep_id).status in ("done", "failed", "cancelled"), timeout,
@@ -140,12 +140,12 @@ def wait_ended(store: Store, sweep_id: int, workers: list[Worker], timeout: floa
     return store.sweep(sweep_id).status
 
 
-def assert_done(store: Store, sweep_id: int, workers: list[Worker]) -> None:
+def assert_done(store: SqlStore, sweep_id: int, workers: list[Worker]) -> None:
     status = wait_ended(store, sweep_id, workers)
     assert status == "done", f"sweep {sweep_id} ended {status}: {store.sweep(sweep_id).error}"
 
 
-def assert_identical(store: Store, sweep_id: int, expected: tuple[Store, int]) -> None:
+def assert_identical(store: SqlStore, sweep_id: int, expected: tuple[SqlStore, int]) -> None:
     """Every stored curve value, choice and recommendation equals the local run's, bit for bit."""
     ref_store, ref_id = expected
     spec = store.sweep_spec(sweep_id)
@@ -176,12 +176,12 @@ def results_of(rows: list) -> list[str]:
     return [repr({k: v for k, v in asdict(row).items() if k not in ("sweep_id", "run_id")}) for row in rows]
 
 
-def submitted(directory: Path, text: str, url: str, broker: str, shard_blocks: int) -> tuple[Store, int]:
-    store = Store(url)
-    return store, submit(load_sweep(write_sweep(directory, text)), store, broker, shard_blocks)
+def submitted(directory: Path, text: str, url: str, broker: str, shard_blocks: int) -> tuple[SqlStore, int]:
+    store = SqlStore(url)
+    return store, submit(load_sweep(write_sweep(directory, text)), store, sender(broker), shard_blocks)
 
 
-def first_partial_stored(store: Store, sweep_id: int, timeout: float = 30) -> None:
+def first_partial_stored(store: SqlStore, sweep_id: int, timeout: float = 30) -> None:
     wait_for(lambda: sum(g.shards_done for g in store.progress(sweep_id)) >= 1, timeout, "a first partial")
 
 
@@ -360,7 +360,7 @@ def test_submit_with_the_broker_down_fails_the_sweep(tmp_path, sqlite_url, capsy
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "could not enqueue its shards" in err[0]
-    (row,) = Store(sqlite_url).sweeps()
+    (row,) = SqlStore(sqlite_url).sweeps()
     assert row.status == "failed" and "could not enqueue" in row.error
 
 
@@ -368,7 +368,7 @@ def test_db_upgrade_command(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'new.db'}"
     assert main(["db", "upgrade", "--db", url]) == 0
     assert "schema is up to date" in capsys.readouterr().out
-    assert Store(url, upgrade_schema=False).sweeps() == []
+    assert SqlStore(url, upgrade_schema=False).sweeps() == []
 
 
 # --- the periodic check and cancel ------------------------------------------------------------
@@ -384,7 +384,7 @@ def test_periodic_check_finishes_a_sweep_whose_reduce_was_lost(
     for group in simulation_groups(sweep):  # ... but every partial was stored, no reduce ran
         for i, blocks in enumerate(shard_ranges(block_plan(sweep).n_blocks, 2)):
             partial = simulate_shard(sweep, group, blocks)
-            store.save_partial(sweep_id, group.key, i, partial_to_bytes(partial), partial.n_trials, 0.0)
+            store.save_partial(sweep_id, group.key, i, partial, 0.0)
     assert store.sweep(sweep_id).status == "running"
     worker = start_worker(sqlite_url, env={"INFSCALE_CHECK_INTERVAL": "1"}, beat=True)
     assert_done(store, sweep_id, [worker])

@@ -125,7 +125,7 @@ def test_bad_csv_rows_are_one_error_naming_file_row_and_field(tmp_path) -> None:
 def test_unknown_format_fifo_directory_and_size_limit_are_refused(tmp_path, monkeypatch) -> None:
     with pytest.raises(InfscaleError, match="unknown eval log format '.txt'"):
         read_eval_logs([str(tmp_path / "x.txt")])
-    with pytest.raises(InfscaleError, match="cannot read: No such file"):
+    with pytest.raises(InfscaleError, match="cannot read eval log: No such file"):
         read_eval_logs([str(tmp_path / "missing.jsonl")])
     fifo = tmp_path / "pipe.jsonl"
     os.mkfifo(fifo)

@@ -17,10 +17,10 @@ import pytest
 
 from infscale.engine import exact
 from infscale.engine.errors import SpecError
-from infscale.engine.plan import BLOCK_TRIALS, BlockPlan, simulation_groups
-from infscale.engine.serialize import scenario_from_dict, scenario_to_dict, sweep_from_dict, sweep_to_dict
+from infscale.engine.plan import BLOCK_TRIALS, ROW_CHUNK, BlockPlan, simulation_groups
+from infscale.readers.stored_specs import scenario_from_dict, scenario_to_dict, sweep_from_dict, sweep_to_dict
 from infscale.engine.fused import wave_prefix
-from infscale.engine.simulation import ROW_CHUNK, simulate_blocks
+from infscale.engine.simulation import simulate_blocks
 from infscale.engine.specs import KGrid, Latency, Mode
 from infscale.engine.statistics import bins_for
 from tests.engine_fixtures import (
@@ -197,9 +197,9 @@ def test_a_waves_scenario_runs_stores_and_shows_through_the_cli(tmp_path, capsys
     code, out, err = run_cli(capsys, "run", str(sweep), "--db", db)
     assert code == 0, err
     assert "P = 4, waves latency)" in out and "P = 4)" in out
-    from infscale.storage.store import Store
+    from infscale.storage.sql import SqlStore
 
-    store = Store(db)
+    store = SqlStore(db)
     paper = store.curves(1, "gpt5", "balanced").curves
     waves = store.curves(1, "gpt5", "balanced-waves").curves
     assert np.all(waves.time.mean > paper.time.mean)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from infscale.cli.main import build_parser
-from infscale.storage.store import Store
+from infscale.storage.sql import SqlStore
 from tests.services import REPO, RedisServer, Worker, free_port, wait_for
 
 AUTH = "ops:s3cret-for-tests"
@@ -36,7 +36,7 @@ seed: 5
 def stack(tmp_path: Path) -> Iterator[dict]:
     redis_server = RedisServer(tmp_path / "redis").start()
     db = f"sqlite:///{tmp_path}/ops.db"
-    Store(db)  # schema first, so the worker and Flower start against a ready database
+    SqlStore(db)  # schema first, so the worker and Flower start against a ready database
     port = free_port()
     env = {**os.environ, "INFSCALE_BROKER_URL": redis_server.url, "INFSCALE_DATABASE_URL": db,
            "INFSCALE_FLOWER_BASIC_AUTH": AUTH, "INFSCALE_FLOWER_DB": str(tmp_path / "flower.db"),

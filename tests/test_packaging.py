@@ -40,7 +40,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_infscale_imports_from_the_wheel(installed: Path, tmp_path: Path) -> None:
     code = (
-        "import infscale, infscale.engine.selection, infscale.storage.store, infscale.cli.main, "
+        "import infscale, infscale.engine.selection, infscale.storage.sql, infscale.cli.main, "
         "infscale.workers, infscale.scheduler, infscale.reports, infscale.readers, infscale.dashboard; "
         "from importlib import resources; "
         "assert (resources.files('infscale.dashboard') / 'static' / 'run.js').is_file(); "

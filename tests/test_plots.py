@@ -21,9 +21,10 @@ from PIL import Image
 
 from infscale.cli.main import main
 from infscale.reports import plots, series
+from infscale.engine.plan import plan_sweep
 from infscale.scheduler.local import run_local
-from infscale.scheduler.sweepfiles import load_sweep
-from infscale.storage.store import Store
+from infscale.readers.sweep_files import load_sweep
+from infscale.storage.sql import SqlStore
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP_YAML = """\
@@ -57,8 +58,8 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
     (root / "sweep.yaml").write_text(SWEEP_YAML)
     sweep = load_sweep(root / "sweep.yaml")
     url = f"sqlite:///{root / 'plots.db'}"
-    with Store(url) as store:
-        sweep_id = store.save_local_result(sweep, run_local(sweep, workers=1))
+    with SqlStore(url) as store:
+        sweep_id = store.save_local_result(plan_sweep(sweep), run_local(sweep, workers=1))
     return url, sweep_id
 
 
@@ -86,7 +87,7 @@ def test_run_plots_render_at_their_size_and_draw_the_stored_data(stored, tmp_pat
         assert_image(tmp_path / f"gpt5-{scenario}-{name}.png", name)
         assert (tmp_path / f"gpt5-{scenario}-{name}.svg").read_text().lstrip().startswith("<?xml")
     url, sweep_id = stored
-    with Store(url) as store:
+    with SqlStore(url) as store:
         curves = store.curves(sweep_id, "gpt5", scenario)
         choices = store.choices(sweep_id, model="gpt5", scenario=scenario)
     c = curves.curves
@@ -147,7 +148,7 @@ def test_models_plot_draws_every_frontier_and_the_cross_model_picks(stored, tmp_
     assert_image(tmp_path / f"{scenario}-accuracy_grid.png", "accuracy_grid")
     data = sidecar(tmp_path, "models")
     url, sweep_id = stored
-    with Store(url) as store:
+    with SqlStore(url) as store:
         spec = store.sweep_spec(sweep_id)
         recs = store.recommendations(sweep_id, scenario=scenario)
         runs = {m.key: store.curves(sweep_id, m.key, scenario) for m in spec.models}
@@ -201,7 +202,7 @@ def test_report_is_self_contained_and_covers_the_sweep(stored, tmp_path):
         with Image.open(io.BytesIO(base64.b64decode(v.split(",", 1)[1]))) as image:
             assert image.format == "PNG"
 
-    with Store(url) as store:
+    with SqlStore(url) as store:
         spec = store.sweep_spec(sweep_id)
         choices = store.choices(sweep_id)
     sections = re.split(r'<h2 id="scenario-', page)[1:]

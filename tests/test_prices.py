@@ -24,12 +24,12 @@ import pytest
 import yaml
 
 from infscale.cli.main import main
-from infscale.cli.render import results_document
+from infscale.reports.documents import results_document
 from infscale.engine.catalog import PAPER_MODELS, builtin_scenarios
 from infscale.engine.errors import InfscaleError
-from infscale.scheduler.recalc import exclusive
+from infscale.workers.broker import exclusive
 from infscale.storage.rows import StoredCurves
-from infscale.storage.store import Store
+from infscale.storage.sql import SqlStore
 from tests.services import REPO, RedisServer, Worker, free_port
 from tests.test_distributed import curve_arrays, redis_server, results_of  # noqa: F401 (a fixture)
 
@@ -118,7 +118,7 @@ def assert_same_curves(got: StoredCurves, want: StoredCurves) -> None:
 class Flow:
     directory: Path
     url: str
-    store: Store
+    store: SqlStore
     sweep_id: int
     prices: Path  # the catalog with GPT-5's prices doubled (the price source)
     before: dict[str, StoredCurves]  # GPT-5's curves per scenario, revision 1
@@ -136,7 +136,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
     sweep = write(directory, "sweep.yaml", SWEEP.format(catalog="builtin:paper"))
     prices = write(directory, "doubled.yaml", catalog_text(2.0))
     assert cli("run", str(sweep), "--db", url, "--workers", "2")[0] == 0
-    store = Store(url)
+    store = SqlStore(url)
     sweep_id = store.latest_sweep_id()
     before = {s: store.curves(sweep_id, "gpt5", s) for s in SCENARIOS}
     choices_before, recs_before, counts_before = store.choices(sweep_id), store.recommendations(sweep_id), counts(url)
@@ -191,7 +191,7 @@ def test_recomputed_revision_equals_a_fresh_run_with_the_new_prices(flow: Flow) 
     fresh_url = f"sqlite:///{flow.directory / 'fresh.db'}"
     sweep = write(flow.directory, "fresh.yaml", SWEEP.format(catalog=flow.prices.name))
     assert cli("run", str(sweep), "--db", fresh_url, "--workers", "1")[0] == 0
-    with Store(fresh_url) as fresh:
+    with SqlStore(fresh_url) as fresh:
         fresh_id = fresh.latest_sweep_id()
         for model in PAPER_MODELS:
             for scenario in SCENARIOS:
@@ -271,7 +271,7 @@ def test_litellm_sample_imports_the_mapped_models_and_reports_the_rest(tmp_path:
     assert document["unpriced"] == ["nvidia-nemotron-ultra-253b", "nvidia-nemotron-h-47b", "qwen3-max",
                                     "qwen3-next-80b-a3b"]
     sample = json.loads(SAMPLE.read_text())
-    with Store(url) as store:
+    with SqlStore(url) as store:
         prices = store.prices()
         assert prices["gpt5"].prices.c_in == sample["gpt-5"]["input_cost_per_token"]
         assert prices["qwen3-30b-a3b"].prices.c_out == sample["openrouter/qwen/qwen3-30b-a3b"]["output_cost_per_token"]
@@ -302,7 +302,7 @@ def test_times_a_litellm_file_leaves_open_carry_over_from_the_catalog_version(tm
     document = cli_json("prices", "import", str(SAMPLE), "--catalog", str(LITELLM_CATALOG), "--db", url)
     assert "gpt5" in document["unchanged"]  # same $ per token; the catalog's times are kept
     assert document["changed"] == ["nvidia-nemotron-nano-9b-v2", "qwen3-30b-a3b"]
-    with Store(url) as store:
+    with SqlStore(url) as store:
         nano = store.prices()["nvidia-nemotron-nano-9b-v2"].prices
         assert (nano.c_in, nano.t_in) == (4e-08, PAPER_MODELS["nvidia-nemotron-nano-9b-v2"]["t_in"])
 
@@ -361,7 +361,7 @@ def test_upgrade_from_0001_dates_existing_recommendations_by_their_sweep(tmp_pat
     finally:
         engine.dispose()
     upgrade(url)
-    with Store(url) as store:
+    with SqlStore(url) as store:
         finished = store.sweep(1).finished_at
         assert store.recommendations(1, as_of=finished) == store.recommendations(1)
         assert store.recommendations(1, as_of=finished - timedelta(microseconds=1)) == []
@@ -389,7 +389,7 @@ def test_recalc_on_postgresql(tmp_path: Path, fresh_postgres_url: str) -> None:
     assert new_k < old_k
     history = cli_json("history", "--model", "gpt5", "--scenario", "balanced", "--db", url)
     assert [r["revision"] for r in history["revisions"]] == [1, 2]
-    with Store(url) as store:
+    with SqlStore(url) as store:
         assert len(store.price_history()) == 9
 
 

@@ -13,10 +13,11 @@ from infscale.engine.catalog import builtin_catalog
 from infscale.engine.errors import SpecError
 from infscale.engine.plan import BLOCK_TRIALS, check_memory
 from infscale.engine.specs import KGrid, Mode, SweepSpec
-from infscale.engine.sweepfile import catalog_from_yaml, sweep_from_yaml
+from infscale.readers.sweep_files import catalog_from_yaml, sweep_from_yaml
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE_CATALOG = Path(__file__).resolve().parents[2] / "shared/reference/reference-config.yaml"
+REFERENCE_CATALOG = Path(__file__).resolve().parent / "data" / "reference-config.yaml"
+"""The reference notebook's model table, copied verbatim from shared/reference/ (data only)."""
 SWEEP = "sweeps/bad.yaml"
 CATALOG = "catalogs/mine.yaml"
 

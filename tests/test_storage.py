@@ -1,6 +1,6 @@
-"""storage/: schema, codec and Store on SQLite and PostgreSQL.
+"""storage/: schema, codec and SqlStore on SQLite and PostgreSQL.
 
-Every Store test runs on both backends. PostgreSQL tests share one database per session
+Every SqlStore test runs on both backends. PostgreSQL tests share one database per session
 (see conftest.py), so they look only at their own sweep ids, or at row-count differences.
 """
 
@@ -24,14 +24,18 @@ from sqlalchemy.engine import make_url
 
 from infscale.engine.errors import InfscaleError
 from infscale.engine.pipeline import SweepResult, finish_group, recommend_all, run_sweep, simulate_shard
-from infscale.engine.plan import block_plan, shard_ranges, simulation_groups
+from infscale.engine.plan import block_plan, plan_sweep, shard_ranges, simulation_groups
 from infscale.engine.specs import SweepSpec
-from infscale.engine.statistics import METRICS
-from infscale.engine.sweepfile import sweep_from_yaml
+from infscale.engine.statistics import METRICS, Partial
+from infscale.readers.sweep_files import sweep_from_yaml
 from infscale.storage.codec import MAGIC, partial_from_bytes, partial_to_bytes
-from infscale.storage.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, database_url, make_engine, upgrade
+from infscale.config import DEFAULT_DATABASE_URL, database_url
+from infscale.storage.database import make_engine, upgrade
 from infscale.storage.errors import CorruptPartial, NotFound
-from infscale.storage.store import STATS, Store
+from infscale.storage.records import STATS
+from infscale.storage import MEMORY_URL, open_store
+from infscale.storage.interface import Storage
+from infscale.storage.sql import SqlStore
 from infscale.storage.tables import Base
 
 TABLES = (
@@ -54,7 +58,7 @@ def tiny() -> tuple[SweepSpec, SweepResult]:
 
 
 @pytest.fixture(scope="module")
-def sharded() -> tuple[SweepSpec, dict[str, list[bytes]]]:
+def sharded() -> tuple[SweepSpec, dict[str, list[Partial]]]:
     """2 models x 2 scenarios with different k grids (4 groups), 3 blocks each, one shard per block."""
     sweep = make_sweep(
         "name: s\nmodels: [gpt5-mini, gpt5]\nscenarios: [latency-critical, balanced]\ntrials: 2100\nseed: 7\n"
@@ -62,7 +66,7 @@ def sharded() -> tuple[SweepSpec, dict[str, list[bytes]]]:
     n_blocks = block_plan(sweep).n_blocks
     assert n_blocks == 3
     shards = {
-        group.key: [partial_to_bytes(simulate_shard(sweep, group, r)) for r in shard_ranges(n_blocks, 1)]
+        group.key: [simulate_shard(sweep, group, r) for r in shard_ranges(n_blocks, 1)]
         for group in simulation_groups(sweep)
     }
     return sweep, shards
@@ -84,9 +88,25 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture()
-def store(url: str) -> Iterator[Store]:
-    with Store(url) as s:
+def sql_store(url: str) -> Iterator[SqlStore]:
+    with SqlStore(url) as s:
         yield s
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """The storage contract: every test taking this runs on the in-memory store, SQLite and
+    PostgreSQL alike (lines that look at SQL rows directly run where there are rows)."""
+    if request.param == "memory":
+        yield open_store(MEMORY_URL)
+        return
+    url = f"sqlite:///{tmp_path / 'infscale.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    with SqlStore(url) as s:
+        yield s
+
+
+def is_sql(store: Storage) -> bool:
+    return store.url != MEMORY_URL
 
 
 def row_counts(url: str) -> dict[str, int]:
@@ -118,6 +138,10 @@ def assert_same_array(stored: np.ndarray, expected: np.ndarray) -> None:
     """Same dtype and shape, every value identical (NaN where the engine has NaN)."""
     assert stored.dtype == expected.dtype and stored.shape == expected.shape
     assert np.array_equal(stored, expected, equal_nan=expected.dtype.kind == "f")
+
+
+def assert_same_partials(stored: list[Partial], expected: list[Partial]) -> None:
+    assert len(stored) == len(expected) and all(a.equals(b) for a, b in zip(stored, expected))
 
 
 def assert_same_curves(stored, expected) -> None:  # noqa: ANN001 (engine Curves)
@@ -180,9 +204,9 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> 
 
 
 def test_database_url_prefers_explicit_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    monkeypatch.delenv("INFSCALE_DATABASE_URL", raising=False)
     assert database_url() == DEFAULT_DATABASE_URL == "sqlite:///infscale.db"
-    monkeypatch.setenv(DATABASE_URL_ENV, "sqlite:///from-env.db")
+    monkeypatch.setenv("INFSCALE_DATABASE_URL", "sqlite:///from-env.db")
     assert database_url() == "sqlite:///from-env.db"
     assert database_url("sqlite:///explicit.db") == "sqlite:///explicit.db"
 
@@ -193,14 +217,14 @@ def test_plain_postgresql_urls_use_psycopg(postgres_url: str) -> None:
     engine = make_engine(plain)
     assert engine.dialect.driver == "psycopg"
     engine.dispose()
-    with Store(plain) as store:
+    with SqlStore(plain) as store:
         assert isinstance(store.sweeps(), list)
 
 
 # --- codec ---------------------------------------------------------------------------------------
 
 
-def test_codec_round_trip_is_bit_exact_and_compact(sharded: tuple[SweepSpec, dict[str, list[bytes]]]) -> None:
+def test_codec_round_trip_is_bit_exact_and_compact(sharded: tuple[SweepSpec, dict[str, list[Partial]]]) -> None:
     sweep, _ = sharded
     group = simulation_groups(sweep)[0]
     partial = simulate_shard(sweep, group, range(2))
@@ -232,12 +256,12 @@ def _small_partial():  # noqa: ANN202 (engine Partial)
     return simulate_shard(sweep, simulation_groups(sweep)[0], range(1))
 
 
-# --- Store: a sweep computed in-process -------------------------------------------------------------
+# --- SqlStore: a sweep computed in-process -------------------------------------------------------------
 
 
-def test_save_local_result_round_trips_every_value(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+def test_save_local_result_round_trips_every_value(store: Storage, tiny: tuple[SweepSpec, SweepResult]) -> None:
     sweep, result = tiny
-    sweep_id = store.save_local_result(sweep, result)
+    sweep_id = store.save_local_result(plan_sweep(sweep), result)
 
     row = store.sweep(sweep_id)
     assert (row.name, row.source, row.status, row.mode, row.trials, row.seed, row.error) == (
@@ -288,15 +312,15 @@ def test_save_local_result_round_trips_every_value(store: Store, tiny: tuple[Swe
     assert recommend_all(sweep, rebuilt) == result.recommendations
 
 
-def test_nan_standard_error_is_stored_as_null(store: Store) -> None:
+def test_nan_standard_error_is_stored_as_null(sql_store: SqlStore) -> None:
     sweep = make_sweep("name: one\nmodels: [gpt5]\nscenarios: [balanced]\ntrials: 1\nseed: 5\n")
     result = run_sweep(sweep)
     assert np.isnan(result.runs[0].curves.cost.se).all()
-    sweep_id = store.save_local_result(sweep, result)
-    stored = store.curves(sweep_id, "gpt5", "balanced")
+    sweep_id = sql_store.save_local_result(plan_sweep(sweep), result)
+    stored = sql_store.curves(sweep_id, "gpt5", "balanced")
     assert_same_curves(stored.curves, result.runs[0].curves)
     nulls = scalar(
-        store.url,
+        sql_store.url,
         "SELECT count(*) FROM curve_points JOIN runs ON runs.id = curve_points.run_id "
         "WHERE runs.sweep_id = :id AND cost_se IS NULL AND time_se IS NULL AND accuracy_se IS NULL "
         "AND cost_mean IS NOT NULL",
@@ -305,7 +329,7 @@ def test_nan_standard_error_is_stored_as_null(store: Store) -> None:
     assert nulls == result.runs[0].curves.k.size == 32
 
 
-def test_failed_save_leaves_no_rows(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+def test_failed_save_leaves_no_rows(sql_store: SqlStore, tiny: tuple[SweepSpec, SweepResult]) -> None:
     sweep, result = tiny
     # The last run's curves carry a NaN mean, which the schema refuses (NOT NULL): by then the
     # sweep, its simulations, its runs and the first run's points have all been written.
@@ -314,72 +338,75 @@ def test_failed_save_leaves_no_rows(store: Store, tiny: tuple[SweepSpec, SweepRe
     bad_cost.mean[3] = math.nan
     bad_run = dataclasses.replace(last, curves=dataclasses.replace(last.curves, cost=bad_cost))
     bad = SweepResult(result.runs[:-1] + (bad_run,), result.recommendations)
-    before = row_counts(store.url)
+    before = row_counts(sql_store.url)
     with pytest.raises(exc.IntegrityError):
-        store.save_local_result(sweep, bad)
-    assert row_counts(store.url) == before
+        sql_store.save_local_result(plan_sweep(sweep), bad)
+    assert row_counts(sql_store.url) == before
 
 
-# --- Store: a sweep computed by workers ----------------------------------------------------------------
+# --- SqlStore: a sweep computed by workers ----------------------------------------------------------------
 
 
 def test_create_sweep_plans_simulations_shards_and_pending_runs(
-    store: Store, sharded: tuple[SweepSpec, dict[str, list[bytes]]]
+    store: Storage, sharded: tuple[SweepSpec, dict[str, list[Partial]]]
 ) -> None:
     sweep, _ = sharded
-    sweep_id = store.create_sweep(sweep, blocks_per_shard=2)
+    sweep_id = store.create_sweep(plan_sweep(sweep, 2))
     assert store.sweep(sweep_id).status == "pending"
     assert store.sweep(sweep_id).finished_at is None
     groups = [g.key for g in simulation_groups(sweep)]
     assert len(groups) == 4
     assert store.shard_counts(sweep_id) == {key: (0, 2) for key in groups}
     assert store.choices(sweep_id) == [] and store.recommendations(sweep_id) == []
-    assert scalar(store.url, "SELECT count(*) FROM runs WHERE sweep_id = :id AND status = 'pending'", id=sweep_id) == 4
+    if is_sql(store):
+        assert scalar(store.url, "SELECT count(*) FROM runs WHERE sweep_id = :id AND status = 'pending'", id=sweep_id) == 4
     with pytest.raises(NotFound, match="no curves yet"):
         store.curves(sweep_id, "gpt5", "balanced")
-    one_shard = store.create_sweep(sweep)
+    one_shard = store.create_sweep(plan_sweep(sweep))
     assert set(store.shard_counts(one_shard).values()) == {(0, 1)}
     assert store.latest_sweep_id() != sweep_id
 
 
-def test_duplicate_partial_is_a_no_op(store: Store, sharded: tuple[SweepSpec, dict[str, list[bytes]]]) -> None:
+def test_duplicate_partial_is_a_no_op(store: Storage, sharded: tuple[SweepSpec, dict[str, list[Partial]]]) -> None:
     sweep, shards = sharded
-    sweep_id = store.create_sweep(sweep, blocks_per_shard=1)
+    sweep_id = store.create_sweep(plan_sweep(sweep, 1))
     key = simulation_groups(sweep)[0].key
-    assert store.save_partial(sweep_id, key, 1, shards[key][1], trials=1024, seconds=0.5) is True
-    assert store.save_partial(sweep_id, key, 1, b"something else", trials=1, seconds=9.0) is False
-    assert store.partials(sweep_id, key) == [shards[key][1]]
+    assert store.save_partial(sweep_id, key, 1, shards[key][1], seconds=0.5) is True
+    assert store.save_partial(sweep_id, key, 1, shards[key][2], seconds=9.0) is False
+    assert_same_partials(store.partials(sweep_id, key), [shards[key][1]])
     assert store.shard_counts(sweep_id)[key] == (1, 3)
-    rows = scalar(
-        store.url,
-        "SELECT count(*) FROM partials JOIN simulations ON simulations.id = partials.simulation_id "
-        "WHERE simulations.sweep_id = :id AND partials.trials = 1024 AND partials.seconds = 0.5",
-        id=sweep_id,
-    )
-    assert rows == 1
+    if is_sql(store):
+        rows = scalar(
+            store.url,
+            "SELECT count(*) FROM partials JOIN simulations ON simulations.id = partials.simulation_id "
+            "WHERE simulations.sweep_id = :id AND partials.trials = 1024 AND partials.seconds = 0.5",
+            id=sweep_id,
+        )
+        assert rows == 1
+    assert [(t.shard_index, t.trials, t.seconds) for t in store.partial_times(sweep_id)] == [(1, 1024, 0.5)]
     with pytest.raises(ValueError, match="outside"):
-        store.save_partial(sweep_id, key, 3, b"x", trials=1, seconds=0.0)
+        store.save_partial(sweep_id, key, 3, shards[key][0], seconds=0.0)
 
 
 def test_progress_counts_shards_trials_and_finished_runs(
-    store: Store, sharded: tuple[SweepSpec, dict[str, list[bytes]]]
+    store: Storage, sharded: tuple[SweepSpec, dict[str, list[Partial]]]
 ) -> None:
     sweep, shards = sharded
-    sweep_id = store.create_sweep(sweep, blocks_per_shard=1, status="running")
+    sweep_id = store.create_sweep(plan_sweep(sweep, 1), status="running")
     groups = simulation_groups(sweep)
     assert [dataclasses.astuple(g) for g in store.progress(sweep_id)] == [(g.key, 3, 0, 0, 1, 0) for g in groups]
     first = groups[0]
-    trials = [partial_from_bytes(b).n_trials for b in shards[first.key]]
+    trials = [p.n_trials for p in shards[first.key]]
     assert trials == [1024, 1024, 52]
     for index in (2, 0, 1):
-        store.save_partial(sweep_id, first.key, index, shards[first.key][index], trials[index], seconds=0.25)
-    store.save_partial(sweep_id, first.key, 0, shards[first.key][0], trials[0], seconds=9.0)  # duplicate
+        store.save_partial(sweep_id, first.key, index, shards[first.key][index], seconds=0.25)
+    store.save_partial(sweep_id, first.key, 0, shards[first.key][0], seconds=9.0)  # duplicate
     progress = store.progress(sweep_id)
     assert (progress[0].shards_done, progress[0].trials_done) == (3, 2100)
     assert progress[0].complete and not progress[0].finished
     assert not progress[1].complete
 
-    partials = [partial_from_bytes(b) for b in store.partials(sweep_id, first.key)]
+    partials = store.partials(sweep_id, first.key)
     assert store.finish_group(sweep_id, first.key, finish_group(sweep, first, partials))
     assert store.progress(sweep_id)[0].finished and not store.progress(sweep_id)[1].finished
 
@@ -393,10 +420,10 @@ def test_progress_counts_shards_trials_and_finished_runs(
         store.progress(10**9)
 
 
-def test_sweeps_can_be_filtered_by_status(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+def test_sweeps_can_be_filtered_by_status(store: Storage, tiny: tuple[SweepSpec, SweepResult]) -> None:
     sweep, result = tiny
-    open_id = store.create_sweep(sweep, status="running")
-    done_id = store.save_local_result(sweep, result)
+    open_id = store.create_sweep(plan_sweep(sweep), status="running")
+    done_id = store.save_local_result(plan_sweep(sweep), result)
     open_ids = [r.id for r in store.sweeps(["pending", "running"])]
     assert open_id in open_ids and done_id not in open_ids
     assert done_id in [r.id for r in store.sweeps(["done"])]
@@ -405,17 +432,17 @@ def test_sweeps_can_be_filtered_by_status(store: Store, tiny: tuple[SweepSpec, S
         store.sweeps(["finished"])
 
 
-def test_worker_path_matches_the_local_run(store: Store, sharded: tuple[SweepSpec, dict[str, list[bytes]]]) -> None:
+def test_worker_path_matches_the_local_run(store: Storage, sharded: tuple[SweepSpec, dict[str, list[Partial]]]) -> None:
     sweep, shards = sharded
-    sweep_id = store.create_sweep(sweep, blocks_per_shard=1, status="running")
+    sweep_id = store.create_sweep(plan_sweep(sweep, 1), status="running")
     for key, parts in shards.items():
         for index in reversed(range(len(parts))):  # arrival order does not matter
-            assert store.save_partial(sweep_id, key, index, parts[index], trials=700, seconds=0.1)
+            assert store.save_partial(sweep_id, key, index, parts[index], seconds=0.1)
     assert set(store.shard_counts(sweep_id).values()) == {(3, 3)}
-    assert [partial_from_bytes(b).blocks.tolist() for b in store.partials(sweep_id, key)] == [[0], [1], [2]]
+    assert [p.blocks.tolist() for p in store.partials(sweep_id, key)] == [[0], [1], [2]]
 
     first = simulation_groups(sweep)[0]
-    first_runs = finish_group(sweep, first, [partial_from_bytes(b) for b in shards[first.key]])
+    first_runs = finish_group(sweep, first, shards[first.key])
     assert store.finish_group(sweep_id, first.key, first_runs) is True
     assert store.finish_sweep(sweep_id, []) is False  # other groups still pending
     assert store.sweep(sweep_id).status == "running"
@@ -424,7 +451,7 @@ def test_worker_path_matches_the_local_run(store: Store, sharded: tuple[SweepSpe
 
     runs = list(first_runs)
     for group in simulation_groups(sweep)[1:]:
-        group_runs = finish_group(sweep, group, [partial_from_bytes(b) for b in store.partials(sweep_id, group.key)])
+        group_runs = finish_group(sweep, group, store.partials(sweep_id, group.key))
         assert store.finish_group(sweep_id, group.key, group_runs) is True
         runs.extend(group_runs)
     recommendations = recommend_all(sweep, store.run_results(sweep_id))
@@ -433,7 +460,7 @@ def test_worker_path_matches_the_local_run(store: Store, sharded: tuple[SweepSpe
     assert store.sweep(sweep_id).status == "done"
 
     local = run_sweep(sweep)
-    local_id = store.save_local_result(sweep, local)
+    local_id = store.save_local_result(plan_sweep(sweep), local)
     assert without_ids(store.choices(sweep_id)) == without_ids(store.choices(local_id))
     assert without_ids(store.recommendations(sweep_id)) == without_ids(store.recommendations(local_id))
     for run in local.runs:
@@ -442,26 +469,29 @@ def test_worker_path_matches_the_local_run(store: Store, sharded: tuple[SweepSpe
     assert [c.scenario for c in store.choices(sweep_id)[::4]] == ["latency-critical", "balanced"] * 2
 
 
-def test_finish_group_twice_writes_once(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+def test_finish_group_twice_writes_once(store: Storage, tiny: tuple[SweepSpec, SweepResult]) -> None:
     sweep, result = tiny
-    sweep_id = store.create_sweep(sweep)
+    sweep_id = store.create_sweep(plan_sweep(sweep))
     group = simulation_groups(sweep)[0]
     group_runs = [r for r in result.runs if r.model.key == group.model.key]
     assert store.finish_group(sweep_id, group.key, group_runs) is True
-    after_first = row_counts(store.url)
+    after_first = row_counts(store.url) if is_sql(store) else None
+    choices = store.choices(sweep_id)
     assert store.finish_group(sweep_id, group.key, group_runs) is False
-    assert row_counts(store.url) == after_first
-    points = scalar(
-        store.url,
-        "SELECT count(*) FROM curve_points JOIN runs ON runs.id = curve_points.run_id WHERE runs.sweep_id = :id",
-        id=sweep_id,
-    )
-    assert points == group_runs[0].curves.k.size
+    assert store.choices(sweep_id) == choices
+    if is_sql(store):
+        assert row_counts(store.url) == after_first
+        points = scalar(
+            store.url,
+            "SELECT count(*) FROM curve_points JOIN runs ON runs.id = curve_points.run_id WHERE runs.sweep_id = :id",
+            id=sweep_id,
+        )
+        assert points == group_runs[0].curves.k.size
 
 
-def test_concurrent_finish_group_writes_once(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+def test_concurrent_finish_group_writes_once(store: Storage, tiny: tuple[SweepSpec, SweepResult]) -> None:
     sweep, result = tiny
-    sweep_id = store.create_sweep(sweep)
+    sweep_id = store.create_sweep(plan_sweep(sweep))
     group = simulation_groups(sweep)[1]
     group_runs = [r for r in result.runs if r.model.key == group.model.key]
     outcomes = _race(4, lambda: store.finish_group(sweep_id, group.key, group_runs))
@@ -469,31 +499,32 @@ def test_concurrent_finish_group_writes_once(store: Store, tiny: tuple[SweepSpec
     assert len(store.choices(sweep_id)) == 4
 
 
-def test_failed_finish_group_leaves_runs_pending(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+def test_failed_finish_group_leaves_runs_pending(sql_store: SqlStore, tiny: tuple[SweepSpec, SweepResult]) -> None:
     sweep, result = tiny
-    sweep_id = store.create_sweep(sweep)
+    sweep_id = sql_store.create_sweep(plan_sweep(sweep))
     group = simulation_groups(sweep)[0]
     run = next(r for r in result.runs if r.model.key == group.model.key)
     bad_time = dataclasses.replace(run.curves.time, mean=np.full_like(run.curves.time.mean, np.nan))
     bad = dataclasses.replace(run, curves=dataclasses.replace(run.curves, time=bad_time))
-    before = row_counts(store.url)
+    before = row_counts(sql_store.url)
     with pytest.raises(exc.IntegrityError):
-        store.finish_group(sweep_id, group.key, [bad])
-    assert row_counts(store.url) == before
-    assert store.finish_group(sweep_id, group.key, [run]) is True  # the retry succeeds
+        sql_store.finish_group(sweep_id, group.key, [bad])
+    assert row_counts(sql_store.url) == before
+    assert sql_store.finish_group(sweep_id, group.key, [run]) is True  # the retry succeeds
 
 
 def test_cancel_and_fail_end_the_sweep_and_its_pending_runs(
-    store: Store, tiny: tuple[SweepSpec, SweepResult]
+    store: Storage, tiny: tuple[SweepSpec, SweepResult]
 ) -> None:
     sweep, result = tiny
-    sweep_id = store.create_sweep(sweep)
+    sweep_id = store.create_sweep(plan_sweep(sweep))
     assert store.set_sweep_status(sweep_id, "running") is True
     assert store.sweep(sweep_id).status == "running"
     assert store.cancel_sweep(sweep_id) is True
     row = store.sweep(sweep_id)
     assert row.status == "cancelled" and row.finished_at is not None
-    assert scalar(store.url, "SELECT count(*) FROM runs WHERE sweep_id = :id AND status = 'cancelled'", id=sweep_id) == 2
+    if is_sql(store):
+        assert scalar(store.url, "SELECT count(*) FROM runs WHERE sweep_id = :id AND status = 'cancelled'", id=sweep_id) == 2
     group = simulation_groups(sweep)[0]
     group_runs = [r for r in result.runs if r.model.key == group.model.key]
     assert store.finish_group(sweep_id, group.key, group_runs) is False
@@ -501,10 +532,11 @@ def test_cancel_and_fail_end_the_sweep_and_its_pending_runs(
     assert store.set_sweep_status(sweep_id, "running") is False
     assert store.sweep(sweep_id).status == "cancelled"
 
-    failed = store.create_sweep(sweep)
+    failed = store.create_sweep(plan_sweep(sweep))
     assert store.fail_sweep(failed, "worker lost") is True
     assert (store.sweep(failed).status, store.sweep(failed).error) == ("failed", "worker lost")
-    assert scalar(store.url, "SELECT count(*) FROM runs WHERE sweep_id = :id AND error = 'worker lost'", id=failed) == 2
+    if is_sql(store):
+        assert scalar(store.url, "SELECT count(*) FROM runs WHERE sweep_id = :id AND error = 'worker lost'", id=failed) == 2
     assert store.finish_sweep(failed, result.recommendations) is False
     assert store.recommendations(failed) == []
     with pytest.raises(ValueError):
@@ -512,9 +544,9 @@ def test_cancel_and_fail_end_the_sweep_and_its_pending_runs(
     assert [s.id for s in store.sweeps()][-2:] == [sweep_id, failed]
 
 
-def test_missing_things_raise_not_found(store: Store, tiny: tuple[SweepSpec, SweepResult]) -> None:
+def test_missing_things_raise_not_found(store: Storage, tiny: tuple[SweepSpec, SweepResult]) -> None:
     sweep, result = tiny
-    sweep_id = store.save_local_result(sweep, result)
+    sweep_id = store.save_local_result(plan_sweep(sweep), result)
     missing = sweep_id + 1000
     calls: list[tuple[Callable[[], object], str]] = [
         (lambda: store.sweep(missing), f"sweep {missing} does not exist"),
@@ -524,7 +556,7 @@ def test_missing_things_raise_not_found(store: Store, tiny: tuple[SweepSpec, Swe
         (lambda: store.shard_counts(missing), "does not exist"),
         (lambda: store.curves(missing, "gpt5", "balanced"), "does not exist"),
         (lambda: store.cancel_sweep(missing), "does not exist"),
-        (lambda: store.save_partial(missing, "gpt5/P4/k128/multiples", 0, b"", 1, 0.0), "does not exist"),
+        (lambda: store.save_partial(missing, "gpt5/P4/k128/multiples", 0, _small_partial(), 0.0), "does not exist"),
         (lambda: store.curves(sweep_id, "gpt5-nano", "balanced"), "no model 'gpt5-nano' (models: gpt5, gpt5-mini)"),
         (lambda: store.curves(sweep_id, "gpt5", "offline"), "no scenario 'offline' (scenarios: balanced)"),
         (lambda: store.choices(sweep_id, scenario="offline"), "no scenario 'offline'"),
@@ -557,3 +589,38 @@ def _race(n: int, call: Callable[[], bool]) -> list[bool]:
         t.join()
     assert all(isinstance(o, bool) for o in outcomes), outcomes
     return outcomes  # type: ignore[return-value]
+
+
+# --- the contract: prices and revisions ------------------------------------------------------------
+
+
+def test_prices_and_revisions_follow_the_contract(store: Storage, tiny: tuple[SweepSpec, SweepResult]) -> None:
+    from datetime import datetime, timedelta
+
+    from infscale.engine.prices import PriceQuote, Prices
+
+    sweep, result = tiny
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    first = store.import_prices([PriceQuote("gpt5", Prices(1e-6, 2e-6, 1e-3, 2e-3))], "a.yaml", t0)
+    assert (first.changed, first.unchanged) == (("gpt5",), ())
+    again = store.import_prices([PriceQuote("gpt5", Prices(1e-6, 2e-6))], "b.yaml", t0 + timedelta(days=1))
+    assert (again.changed, again.unchanged) == ((), ("gpt5",))  # open times carried over: nothing new
+    store.import_prices([PriceQuote("gpt5", Prices(3e-6, 2e-6))], "c.yaml", t0 + timedelta(days=2))
+    assert [(r.prices.c_in, r.prices.t_in, r.source) for r in store.price_history("gpt5")] == [
+        (1e-6, 1e-3, "a.yaml"), (3e-6, 1e-3, "c.yaml"),
+    ]
+    assert store.prices(t0 + timedelta(hours=1))["gpt5"].prices.c_in == 1e-6
+
+    sweep_id = store.save_local_result(plan_sweep(sweep), result)
+    current = {(m.model, m.scenario): m.revision for m in store.run_models(sweep_id)}
+    assert set(current.values()) == {1}
+    redone = [r for r in result.runs if r.model.key == "gpt5"]
+    assert store.save_revision(sweep_id, redone, result.recommendations, current) is True
+    assert store.save_revision(sweep_id, redone, result.recommendations, current) is False  # stale basis
+    assert [r.revision for r in store.run_history(sweep_id, "gpt5", "balanced")] == [1, 2]
+    changes = store.changes(sweep_id)
+    assert [(c.old.revision, c.new.revision, c.new.model) for c in changes.runs] == [(1, 2, "gpt5")]
+    assert len(changes.recommendations) == len(result.recommendations)
+    assert not any(c.changed for c in changes.recommendations)  # same picks, new revision
+    assert {m.model: m.revision for m in store.run_models(sweep_id)} == {"gpt5": 2, "gpt5-mini": 1}
+    assert set(store.stored_models()) == {"gpt5", "gpt5-mini"}

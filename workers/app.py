@@ -2,7 +2,7 @@
 `workers.tasks` with the settings below.
 
 Every Celery setting infscale relies on is in `celery_config`, each with the reason it is
-there. Values an operator may change come from environment variables (scheduler.settings).
+there. Values an operator may change come from environment variables (infscale.config).
 Redis is broker and result backend; the database, not Celery's results, holds every partial
 and answer, so a lost result or a task run twice never changes what is stored.
 """
@@ -15,7 +15,7 @@ from celery import Celery
 from celery.schedules import crontab
 
 from infscale.engine.errors import InfscaleError
-from infscale.scheduler import settings
+from infscale import config
 
 CHECK_SWEEPS = "infscale.check_sweeps"
 RECALC = "infscale.recalc"
@@ -25,11 +25,11 @@ SIMULATE_SHARD = "infscale.simulate_shard"
 
 def celery_config(broker: str | None = None) -> dict[str, Any]:
     """The app's configuration; `broker` overrides $INFSCALE_BROKER_URL."""
-    visibility = settings.visibility_timeout()
-    soft_limit, hard_limit = settings.task_time_limits()
+    visibility = config.visibility_timeout()
+    soft_limit, hard_limit = config.task_time_limits()
     return {
-        "broker_url": settings.broker_url(broker),
-        "result_backend": settings.result_backend(broker),
+        "broker_url": config.broker_url(broker),
+        "result_backend": config.result_backend(broker),
         # JSON only: a message is data an operator can read in Flower, and a worker never
         # unpickles what someone else put on the queue.
         "task_serializer": "json",
@@ -81,7 +81,7 @@ def celery_config(broker: str | None = None) -> dict[str, Any]:
         "beat_schedule": {
             # The safety net behind the in-task reducer (run a worker with -B, or `celery beat`):
             # finishes any run whose partials are all stored but whose result is not.
-            "check-sweeps": {"task": CHECK_SWEEPS, "schedule": float(settings.check_interval())},
+            "check-sweeps": {"task": CHECK_SWEEPS, "schedule": float(config.check_interval())},
             # The nightly price recalculation. Run exactly one beat: a second one would send
             # each recalc twice; the second finds the Redis lock held (or nothing stale left)
             # and does nothing, so a second beat is harmless, only wasteful.
@@ -92,7 +92,7 @@ def celery_config(broker: str | None = None) -> dict[str, Any]:
 
 def recalc_crontab() -> crontab:
     """$INFSCALE_RECALC_SCHEDULE (minute hour day-of-month month day-of-week, UTC) as a crontab."""
-    minute, hour, day_of_month, month_of_year, day_of_week = settings.recalc_schedule()
+    minute, hour, day_of_month, month_of_year, day_of_week = config.recalc_schedule()
     try:
         return crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
                        day_of_week=day_of_week)

@@ -31,10 +31,12 @@ from infscale.engine.errors import InfscaleError
 from infscale.engine.plan import SimulationGroup, simulation_groups
 from infscale.engine.specs import SweepSpec
 from infscale.scheduler import recalc as recalculation
-from infscale.scheduler import reduce, settings
-from infscale.storage.codec import partial_to_bytes
-from infscale.storage.store import Store
-from infscale.storage.tables import FINAL_SWEEP_STATUSES
+from infscale import config
+from infscale.scheduler import reduce
+from infscale.storage.sql import SqlStore
+from infscale.storage.rows import FINAL_SWEEP_STATUSES
+from infscale.reports.documents import recalc_document
+from infscale.workers.broker import enqueue, exclusive
 from infscale.workers.app import CHECK_SWEEPS, RECALC, REDUCE_RUN, SIMULATE_SHARD, app
 from infscale.workers.labels import LabelledTask
 
@@ -54,7 +56,7 @@ class FailsSweepTask(LabelledTask):
         # A fresh store: this can run in the worker's main process (hard time limit), which
         # must not hold connections its future pool processes would inherit.
         try:
-            with Store(upgrade_schema=False) as store:
+            with SqlStore(upgrade_schema=False) as store:
                 store.fail_sweep(sweep_id, error)
         except Exception:  # noqa: BLE001 - the failure being reported matters more
             log.exception("sweep %s: could not record failure: %s", sweep_id, error)
@@ -63,10 +65,10 @@ class FailsSweepTask(LabelledTask):
 RETRYING = dict(
     base=FailsSweepTask,
     autoretry_for=(Exception,),
-    max_retries=settings.shard_retries(),
-    retry_backoff=settings.retry_backoff(),
+    max_retries=config.shard_retries(),
+    retry_backoff=config.retry_backoff(),
     # Retries wait as ETA messages, which Redis would redeliver after the visibility timeout.
-    retry_backoff_max=max(1, settings.visibility_timeout() // 4),
+    retry_backoff_max=max(1, config.visibility_timeout() // 4),
     retry_jitter=True,
 )
 
@@ -80,7 +82,7 @@ def simulate_shard(sweep_id: int, group_key: str, shard_index: int, n_shards: in
     start = time.perf_counter()
     partial = pipeline.simulate_shard(sweep, groups[group_key], range(*blocks))
     seconds = time.perf_counter() - start
-    stored = store.save_partial(sweep_id, group_key, shard_index, partial_to_bytes(partial), partial.n_trials, seconds)
+    stored = store.save_partial(sweep_id, group_key, shard_index, partial, seconds)
     # The shard that completes its group sends the reduce as a task of its own (operators see it
     # in Flower; it retries on its own). Two shards completing at once may both send it: the
     # store finishes a group once. If the message is lost, `check_sweeps` sends it again. If the
@@ -92,14 +94,14 @@ def simulate_shard(sweep_id: int, group_key: str, shard_index: int, n_shards: in
             reduce_run.delay(sweep_id=sweep_id, group_key=group_key)
             outcome += "; group complete, reduce sent"
         except OperationalError:
-            outcome += "; reduced here: broker unreachable; " + reduce.reduce_group(store, sweep_id, sweep, group_key)
+            outcome += "; reduced here: broker unreachable; " + reduce.reduce_group(store, sweep_id, sweep, group_key, _send)
     return outcome
 
 
 @app.task(name=REDUCE_RUN, **RETRYING)
 def reduce_run(sweep_id: int, group_key: str) -> str:
     sweep, _ = _plan(sweep_id)
-    return reduce.reduce_group(_store(), sweep_id, sweep, group_key)
+    return reduce.reduce_group(_store(), sweep_id, sweep, group_key, _send)
 
 
 @app.task(name=CHECK_SWEEPS)
@@ -118,20 +120,25 @@ class RecalcFailed(InfscaleError):
 @app.task(name=RECALC, ignore_result=False)
 def recalc() -> dict[str, Any]:
     # The lock outlives no task: it expires with the hard time limit of this one.
-    with recalculation.exclusive(app.conf.broker_url, settings.task_time_limits()[1]) as ours:
+    with exclusive(app.conf.broker_url, config.task_time_limits()[1]) as ours:
         if not ours:
-            return recalculation.skipped("another recalculation is running (it holds the lock)").document()
+            return recalc_document(recalculation.skipped("another recalculation is running (it holds the lock)"))
         try:
-            report = recalculation.recalc(_store(), settings.price_source(), settings.price_catalog(), workers=1)
+            report = recalculation.recalc(_store(), config.price_source(), config.price_catalog(), workers=1)
         except InfscaleError as exc:
             raise RecalcFailed(str(exc)) from None  # rebuilt as itself by the caller (one argument)
-        return report.document()
+        return recalc_document(report)
+
+
+def _send(messages: list[dict[str, Any]]) -> None:
+    """Enqueue a further round's shards on this app's broker."""
+    enqueue(messages, app.conf.broker_url)
 
 
 @lru_cache(maxsize=None)
-def _store() -> Store:
+def _store() -> SqlStore:
     """This process's store (pool processes create their own after the fork)."""
-    return Store(upgrade_schema=False)
+    return SqlStore(upgrade_schema=False)
 
 
 @lru_cache(maxsize=64)

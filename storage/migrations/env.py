@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from infscale.storage.database import database_url, make_engine
+from infscale.config import database_url
+from infscale.storage.database import make_engine
 from infscale.storage.tables import Base
 
 

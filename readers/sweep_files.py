@@ -1,17 +1,39 @@
-"""Sweep and catalog YAML text -> validated specs (`yaml.safe_load` only, never tags)."""
+"""Sweep and catalog files (YAML; `yaml.safe_load` only, never tags) -> validated specs.
+
+`load_sweep` reads a sweep file and the catalog it names (a path relative to the sweep file,
+or `builtin:paper`); `load_catalog` reads a catalog by name. The engine validates the
+mappings (engine.specs); this module only reads and parses.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
+from infscale import config
 from infscale.engine.catalog import BUILTIN_PREFIX, builtin_catalog, builtin_scenarios
 from infscale.engine.errors import SpecError
+from infscale.engine.plan import check_memory
 from infscale.engine.specs import ModelSpec, SweepSpec, catalog_from_mapping, sweep_from_mapping
+from infscale.readers.files import read_text
 
 ReadText = Callable[[str], str]
 """Reads a catalog path named in a sweep (relative to the sweep) and returns its text."""
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read, parse and validate a sweep file; a catalog path in it is relative to the file.
+    A sweep whose statistics would not fit $INFSCALE_MEMORY_LIMIT_MB is refused here."""
+    path = Path(path)
+    text = read_text(path, "sweep file")
+    return sweep_from_yaml(text, str(path), lambda name: read_text(path.parent / name, "catalog file"))
+
+
+def load_catalog_file(name: str) -> dict[str, ModelSpec]:
+    """A catalog by name: `builtin:...` or a file path (relative to the current directory)."""
+    return load_catalog(name, lambda path: read_text(path, "catalog file"), name)
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -41,6 +63,8 @@ def load_catalog(name: str, read_text: ReadText, source: str) -> dict[str, Model
             raise SpecError(source, "catalog", f"unknown built-in catalog {name!r} (known: builtin:paper)") from None
     try:
         text = read_text(name)
+    except SpecError as exc:  # name the sweep's field, with the reason the file gave
+        raise SpecError(source, "catalog", f"cannot read catalog {name!r}: {exc.message}") from None
     except OSError as exc:
         raise SpecError(source, "catalog", f"cannot read catalog {name!r}: {exc.strerror or exc}") from None
     return catalog_from_yaml(text, name)
@@ -48,11 +72,18 @@ def load_catalog(name: str, read_text: ReadText, source: str) -> dict[str, Model
 
 def sweep_from_yaml(text: str, source: str, read_text: ReadText) -> SweepSpec:
     """A sweep file's text -> `SweepSpec`, loading the catalog it names."""
-    data = parse_yaml(text, source)
+    return sweep_from_data(parse_yaml(text, source), source, read_text)
+
+
+def sweep_from_data(data: Any, source: str, read_text: ReadText) -> SweepSpec:
+    """A sweep file's content as plain data (a dict from a notebook, or parsed YAML) ->
+    `SweepSpec`, loading the catalog it names; refused if it would not fit in memory."""
     if not isinstance(data, dict):
         raise SpecError(source, "(top level)", "must be a mapping with name, catalog, models, scenarios, trials")
     catalog_name = data.get("catalog", "builtin:paper")
     if not isinstance(catalog_name, str):
         raise SpecError(source, "catalog", f"must be 'builtin:paper' or a file path, got {catalog_name!r}")
     catalog = load_catalog(catalog_name, read_text, source)
-    return sweep_from_mapping(data, source, catalog, builtin_scenarios(), catalog_name)
+    sweep = sweep_from_mapping(data, source, catalog, builtin_scenarios(), catalog_name)
+    check_memory(sweep, config.memory_limit_bytes())
+    return sweep

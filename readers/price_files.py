@@ -1,4 +1,4 @@
-"""Price file text -> price quotes, in the project's catalog format or LiteLLM's price list.
+"""Price files -> price quotes, in the project's catalog format or LiteLLM's price list.
 
 Two formats, told apart by their shape:
 
@@ -25,7 +25,11 @@ from typing import Any, Mapping
 from infscale.engine.errors import SpecError
 from infscale.engine.prices import PriceQuote, Prices
 from infscale.engine.specs import ModelSpec, catalog_from_mapping
-from infscale.engine.sweepfile import parse_yaml
+from infscale.readers.files import read_text
+from infscale.readers.sweep_files import load_catalog_file, parse_yaml
+
+STORED_MODELS = "the models of the stored sweeps"
+"""What maps LiteLLM names to models when no catalog is named: each model's latest stored run."""
 
 LITELLM_INPUT = "input_cost_per_token"
 LITELLM_OUTPUT = "output_cost_per_token"
@@ -46,6 +50,13 @@ class PriceFile:
     ignored: tuple[str, ...] = ()  # LiteLLM names no catalog model has as its litellm_key
     no_token_price: tuple[str, ...] = ()  # LiteLLM names of catalog models without per-token prices
     unpriced: tuple[str, ...] = ()  # catalog models the file gives no price
+
+
+def load_price_file(path: str, stored_models: Mapping[str, ModelSpec], catalog: str | None = None) -> PriceFile:
+    """Read and validate a price file. `catalog` (builtin:... or a path) says which LiteLLM name
+    is which model; None: the `litellm_key` of `stored_models` (the stored sweeps' models)."""
+    models = stored_models if catalog is None else load_catalog_file(catalog)
+    return parse_price_file(read_text(path, "price file"), str(path), models, catalog or STORED_MODELS)
 
 
 def parse_price_file(text: str, source: str, catalog: Mapping[str, ModelSpec], catalog_name: str) -> PriceFile:

@@ -1,44 +1,40 @@
-"""What the CLI prints: JSON documents for scripts and tables for people, from stored rows."""
+"""Text for people: the tables and words the CLI prints and the report and dashboard reuse.
+
+`METHOD_ORDER` is the one order methods are shown in (the engine's `Method` order);
+`k_text` and `status_text` the one way a choice's status reads.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from infscale.reports.series import METHOD_ORDER, json_float
-from infscale.reports.tables import chosen_by_k, curves_columns
+from infscale.engine.selection import Method
+
+METHOD_ORDER = tuple(m.value for m in Method)
+"""Selection methods in the order every table, document and picture shows them."""
 
 
-def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Sequence[Any]) -> dict[str, Any]:
-    """The `--json` contract of `run` and `results`."""
-    return {
-        "sweep": sweep_id,
-        "results": [
-            {
-                "model": c.model, "scenario": c.scenario, "method": c.method, "status": c.status,
-                "k": c.k, "total_cost": json_float(c.total_cost), "total_time": json_float(c.total_time),
-                "accuracy": json_float(c.accuracy), "reason": c.reason, "confidence": json_float(c.confidence),
-                "trials": c.trials, "stop_reason": c.stop_reason,
-            }
-            for c in choices
-        ],
-        "recommendations": [
-            {
-                "scenario": r.scenario, "method": r.method, "status": r.status, "model": r.model,
-                "k": r.k, "total_cost": json_float(r.total_cost), "total_time": json_float(r.total_time),
-                "accuracy": json_float(r.accuracy), "reason": r.reason,
-            }
-            for r in recommendations
-        ],
-    }
+def k_text(status: str, k: int | None) -> str:
+    """A chosen k as a table cell: the k, 'none' (no knee: fewer than 3 frontier points) or '-'."""
+    return str(k) if status == "ok" else {"no_knee": "none"}.get(status, "-")
 
 
-def curves_document(stored: Any, choices: Sequence[Any] = ()) -> dict[str, Any]:
-    """The `--json` contract of `curves`: one array per column, aligned on k, and the k each
-    method chose (`chosen`: method -> k, null when it chose none)."""
-    doc: dict[str, Any] = {"model": stored.model, "scenario": stored.scenario, "trials": stored.curves.trials}
-    doc.update(curves_columns(stored, choices))
-    doc["chosen"] = {c.method: c.k for c in choices}
-    return doc
+def status_text(status: str) -> str:
+    """A choice's status in words."""
+    return {"no_knee": "no knee"}.get(status, status)
+
+
+def chosen_by_k(choices: Sequence[Any]) -> dict[int, tuple[str, ...]]:
+    """k -> the methods (in method order) whose choice is that k."""
+    out: dict[int, list[str]] = {}
+    for c in sorted(choices, key=lambda c: METHOD_ORDER.index(c.method)):
+        if c.status == "ok" and c.k is not None:
+            out.setdefault(int(c.k), []).append(c.method)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+
+
 
 
 def results_table(choices: Sequence[Any], recommendations: Sequence[Any], scenarios: Iterable[Any] = ()) -> str:
@@ -124,10 +120,7 @@ def curves_table(stored: Any, choices: Sequence[Any] = ()) -> str:
 def _k_cell(choice: Any) -> str:
     if choice is None:
         return "?"
-    if choice.status == "ok":
-        cell = str(choice.k)
-    else:
-        cell = "none" if choice.status == "no_knee" else "-"
+    cell = k_text(choice.status, choice.k)
     return cell if choice.confidence is None else f"{cell} ({choice.confidence:.2f})"
 
 

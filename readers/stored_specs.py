@@ -1,4 +1,8 @@
-"""Specs <-> plain JSON-ready dicts, so a stored or queued sweep rebuilds exactly."""
+"""Specs <-> plain JSON-ready dicts, so a stored or queued sweep rebuilds exactly.
+
+The compatibility rules of stored specs live here: a key added after a sweep was stored gets
+the default that reproduces what that sweep computed (the paper's latency and accuracy model).
+"""
 
 from __future__ import annotations
 

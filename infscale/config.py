@@ -1,4 +1,7 @@
-"""Every environment variable infscale reads, with its default, in one place.
+"""Configuration: every environment variable infscale reads, with its default, in one place.
+
+Nothing else reads `os.environ` for an INFSCALE_* setting; an explicit argument (a CLI flag)
+overrides the variable where the table says so.
 
 | variable | default | used by |
 |---|---|---|
@@ -23,8 +26,17 @@ from __future__ import annotations
 
 import os
 
+from infscale.engine.errors import InfscaleError
+
+DEFAULT_DATABASE_URL = "sqlite:///infscale.db"
+"""A file `infscale.db` in the current directory."""
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_RECALC_SCHEDULE = "0 2 * * *"  # nightly, 02:00 UTC
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The explicit URL, else $INFSCALE_DATABASE_URL, else `DEFAULT_DATABASE_URL`."""
+    return explicit or os.environ.get("INFSCALE_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def memory_limit_bytes() -> int:
@@ -82,8 +94,6 @@ def dashboard_auth() -> tuple[str, str] | None:
         return None
     user, sep, password = value.partition(":")
     if not sep or not user or not password:
-        from infscale.engine.errors import InfscaleError
-
         raise InfscaleError("INFSCALE_DASHBOARD_AUTH: must be user:password")
     return user, password
 
@@ -105,8 +115,6 @@ def recalc_schedule() -> tuple[str, str, str, str, str]:
     raw = os.environ.get("INFSCALE_RECALC_SCHEDULE") or DEFAULT_RECALC_SCHEDULE
     fields = raw.split()
     if len(fields) != 5:
-        from infscale.engine.errors import InfscaleError
-
         raise InfscaleError(
             f"environment: INFSCALE_RECALC_SCHEDULE: must be a crontab of five fields "
             f"(minute hour day-of-month month day-of-week, UTC), got {raw!r}"
@@ -121,7 +129,5 @@ def _int(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        from infscale.engine.errors import InfscaleError
-
         raise InfscaleError(f"environment: {name}: must be an integer, got {raw!r}") from None
     return value

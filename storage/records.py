@@ -1,0 +1,270 @@
+"""ORM records <-> interface types, and the queries every SQL storage module shares.
+
+Private to `storage/`: the concept modules (sweeps, partials, results, prices) read and write
+records through these helpers; nothing outside storage sees a record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from infscale.engine.prices import Prices, prices_of
+from infscale.engine.selection import Choice, Method, Recommendation, Status
+from infscale.engine.statistics import METRICS, Curves, MetricCurve
+from infscale.readers.stored_specs import model_from_dict
+from infscale.config import database_url
+from infscale.storage.database import make_engine, upgrade, writer
+from infscale.storage.errors import NotFound
+from infscale.storage.ordering import METHOD_RANK, SweepOrder, latest_revisions
+from infscale.storage.rows import (
+    ChoiceRow,
+    PriceRow,
+    RecommendationRow,
+    RunRevision,
+    RunStatus,
+    SweepRow,
+    utc_now,
+)
+from infscale.storage.tables import (
+    ChoiceRecord,
+    CurvePointRecord,
+    ModelPriceRecord,
+    RecommendationRecord,
+    RunRecord,
+    SimulationRecord,
+    SweepRecord,
+)
+
+if TYPE_CHECKING:
+    from infscale.engine.results import RunResult
+
+STATS = tuple(f.name for f in fields(MetricCurve))  # mean, se, p05, p50, p95
+CURVE_FLOATS = tuple(f"{m}_{s}" for m in METRICS for s in STATS) + ("feasible_probability",)
+"""The float columns of `curve_points`, in the order `load_curves` reads them."""
+
+class SqlSessions:
+    """A database connection pool and its two kinds of session; the base of `SqlStore`."""
+
+    def __init__(self, url: str | None = None, *, upgrade_schema: bool = True) -> None:
+        self.url = database_url(url)
+        if upgrade_schema:
+            upgrade(self.url)
+        self._engine = make_engine(self.url)
+        self._reader = sessionmaker(self._engine, expire_on_commit=False)
+        self._writer = sessionmaker(writer(self._engine), expire_on_commit=False)
+
+    def close(self) -> None:
+        """Close pooled connections (the store stays usable; it reconnects on demand)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> "SqlSessions":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One write transaction: committed when the block ends, rolled back on any exception."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with self._reader() as session, session.begin():
+            yield session
+
+
+def match_runs(
+    records: Sequence[RunRecord], results: Sequence[RunResult], what: str
+) -> list[tuple[RunRecord, RunResult]]:
+    """Pair run rows with engine results by (model, scenario); both sets must be the same."""
+    by_key = {(r.model_key, r.scenario_name): r for r in records}
+    result_keys = [(r.model.key, r.scenario.name) for r in results]
+    if sorted(result_keys) != sorted(by_key):
+        raise ValueError(
+            f"{what}: results for {sorted(result_keys)} do not match the stored runs {sorted(by_key)}"
+        )
+    return [(by_key[key], result) for key, result in zip(result_keys, results)]
+
+
+
+def write_run_result(session: Session, run: RunRecord, result: RunResult, now: datetime) -> None:
+    """A run's curve points and choices; the run becomes done."""
+    curves, decision = result.curves, result.decision
+    columns: dict[str, list[Any]] = {"k": curves.k.tolist()}
+    for metric in METRICS:
+        for stat in STATS:
+            columns[f"{metric}_{stat}"] = getattr(getattr(curves, metric), stat).tolist()
+    columns["feasible_probability"] = curves.feasible_probability.tolist()
+    columns["feasible"] = decision.feasible.tolist()
+    columns["on_frontier"] = decision.frontier.tolist()
+    names = list(columns)
+    session.execute(insert(CurvePointRecord), [
+        {"run_id": run.id, **dict(zip(names, values))} for values in zip(*columns.values())
+    ])
+    session.execute(insert(ChoiceRecord), [
+        {
+            "run_id": run.id, "method": c.method.value, "status": c.status.value, "k": c.k,
+            "total_cost": c.total_cost, "total_time": c.total_time, "accuracy": c.accuracy,
+            "reason": c.reason, "confidence": c.confidence,
+        }
+        for c in decision.choices
+    ])
+    run.status, run.trials, run.finished_at = RunStatus.DONE.value, curves.trials, now
+    run.stop_reason = result.stop_reason
+
+
+
+def write_recommendations(
+    session: Session, sweep_id: int, recommendations: Iterable[Recommendation], revision: int = 1,
+    now: datetime | None = None,
+) -> None:
+    now = now or utc_now()
+    rows = [
+        {
+            "sweep_id": sweep_id, "scenario_name": r.scenario, "method": Method(r.method).value,
+            "status": Status(r.status).value, "model_key": r.model, "k": r.k, "total_cost": r.total_cost,
+            "total_time": r.total_time, "accuracy": r.accuracy, "reason": r.reason,
+            "revision": revision, "created_at": now,
+        }
+        for r in recommendations
+    ]
+    if rows:
+        session.execute(insert(RecommendationRecord), rows)
+
+
+
+def insert_unless_present(session: Session, record_class: type, unique: tuple[str, ...], **values: Any) -> bool:
+    """INSERT ... ON CONFLICT (unique) DO NOTHING; True if the row was inserted.
+
+    RETURNING tells which happened (psycopg reports no rowcount for this statement).
+    """
+    table = record_class.__table__
+    dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
+    statement = (
+        dialect_insert(table).values(**values)
+        .on_conflict_do_nothing(index_elements=unique)
+        .returning(*table.primary_key.columns)
+    )
+    return session.execute(statement).first() is not None
+
+
+
+def sweep_record(session: Session, sweep_id: int, lock: bool = False) -> SweepRecord:
+    record = session.get(SweepRecord, sweep_id, with_for_update=lock)
+    if record is None:
+        raise NotFound(f"sweep {sweep_id} does not exist")
+    return record
+
+
+
+def simulation_record(session: Session, sweep_id: int, group_key: str, lock: bool = False) -> SimulationRecord:
+    query = select(SimulationRecord).where(SimulationRecord.sweep_id == sweep_id, SimulationRecord.group_key == group_key)
+    simulation = session.scalar(query.with_for_update() if lock else query)
+    if simulation is None:
+        sweep_record(session, sweep_id)
+        known = session.scalars(select(SimulationRecord.group_key).where(SimulationRecord.sweep_id == sweep_id))
+        raise NotFound(f"sweep {sweep_id} has no simulation group {group_key!r} (groups: {', '.join(known)})")
+    return simulation
+
+
+
+def current_runs(session: Session, sweep_id: int, as_of: datetime | None = None) -> list[RunRecord]:
+    """The highest revision of each (model, scenario) run of the sweep (finished by `as_of`)."""
+    query = select(RunRecord).where(RunRecord.sweep_id == sweep_id)
+    if as_of is not None:
+        query = query.where(RunRecord.finished_at <= as_of)
+    return latest_runs(session.scalars(query))
+
+
+
+def latest_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
+    return latest_revisions(records, lambda r: (r.model_key, r.scenario_name))
+
+
+
+
+
+def sweep_order(session: Session, sweep_id: int) -> SweepOrder:
+    """The stored spec's model and scenario order (NotFound if there is no such sweep)."""
+    record = sweep_record(session, sweep_id)
+    return SweepOrder(record.id, (m["key"] for m in record.spec["models"]), (s["name"] for s in record.spec["scenarios"]))
+
+
+def load_curves(session: Session, run: RunRecord) -> tuple[Curves, np.ndarray, np.ndarray]:
+    """A done run's Curves, feasible mask and frontier mask from its curve points."""
+    if run.status != RunStatus.DONE:
+        raise NotFound(f"run {run.model_key}/{run.scenario_name} has no curves yet (status {run.status})")
+    table = CurvePointRecord
+    rows = session.execute(
+        select(table.k, table.feasible, table.on_frontier, *(getattr(table, c) for c in CURVE_FLOATS))
+        .where(table.run_id == run.id)
+        .order_by(table.k)
+    ).all()
+    k = np.array([r[0] for r in rows], dtype=np.int64)
+    feasible = np.array([r[1] for r in rows], dtype=bool)
+    frontier = np.array([r[2] for r in rows], dtype=bool)
+    floats = np.array([r[3:] for r in rows], dtype=np.float64).reshape(len(rows), len(CURVE_FLOATS))
+    column = {name: floats[:, i].copy() for i, name in enumerate(CURVE_FLOATS)}
+    metrics = [MetricCurve(*(column[f"{m}_{s}"] for s in STATS)) for m in METRICS]
+    curves = Curves(k, int(run.trials or 0), *metrics, column["feasible_probability"])
+    return curves, feasible, frontier
+
+
+
+
+
+def run_revision(session: Session, run: RunRecord) -> RunRevision:
+    choices = session.scalars(select(ChoiceRecord).where(ChoiceRecord.run_id == run.id))
+    rows = sorted((choice_row(run.sweep_id, run, c) for c in choices), key=lambda c: METHOD_RANK[c.method])
+    return RunRevision(
+        run.sweep_id, run.model_key, run.scenario_name, run.revision, run.finished_at,
+        prices_of(model_from_dict(run.model)), tuple(rows),
+    )
+
+
+
+def sweep_row(r: SweepRecord) -> SweepRow:
+    return SweepRow(r.id, r.name, r.source, r.status, r.mode, r.trials, r.seed, r.created_at, r.finished_at, r.error)
+
+
+
+def choice_row(sweep_id: int, run: RunRecord, c: ChoiceRecord) -> ChoiceRow:
+    return ChoiceRow(
+        sweep_id, run.id, run.model_key, run.scenario_name, c.method, c.status, c.k,
+        c.total_cost, c.total_time, c.accuracy, c.reason, c.confidence, run.trials, run.stop_reason,
+    )
+
+
+
+def choice_of(c: ChoiceRecord) -> Choice:
+    return Choice(
+        Method(c.method), Status(c.status), c.k, c.total_cost, c.total_time, c.accuracy, c.reason, c.confidence
+    )
+
+
+
+def recommendation_row(r: RecommendationRecord) -> RecommendationRow:
+    return RecommendationRow(
+        r.sweep_id, r.scenario_name, r.method, r.status, r.model_key, r.k,
+        r.total_cost, r.total_time, r.accuracy, r.reason,
+    )
+
+
+
+def prices_of_record(r: ModelPriceRecord) -> Prices:
+    return Prices(r.c_in, r.c_out, r.t_in, r.t_out)
+
+
+
+def price_row(r: ModelPriceRecord) -> PriceRow:
+    return PriceRow(r.model_key, prices_of_record(r), r.effective_at, r.source)
