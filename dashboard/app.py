@@ -35,6 +35,7 @@ from infscale.dashboard.auth import BasicAuth
 from infscale.engine.errors import InfscaleError
 from infscale.readers.stored_specs import scenario_to_dict
 from infscale.engine.whatif import Budgets
+from infscale.reports.documents import progress_document
 from infscale.reports.series import run_figures
 from infscale.reports.values import json_float
 from infscale.scheduler.progress import sweep_progress
@@ -75,7 +76,7 @@ def create_app(url: str | None = None, auth: tuple[str, str] | None = None) -> S
 
 def sweeps_document(database: Database) -> list[dict[str, Any]]:
     """Every sweep, newest first, with its progress (the `infscale status --json` fields)."""
-    return [sweep_progress(database.store, row.id).document() for row in reversed(database.sweeps())]
+    return [progress_document(sweep_progress(database.store, row.id)) for row in reversed(database.sweeps())]
 
 
 def sweep_document(database: Database, sweep_id: int) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def sweep_document(database: Database, sweep_id: int) -> dict[str, Any]:
     store = database.store
     spec = store.sweep_spec(sweep_id)
     doc = {
-        "progress": sweep_progress(store, sweep_id).document(),
+        "progress": progress_document(sweep_progress(store, sweep_id)),
         "models": [m.key for m in spec.models],
         "scenarios": [scenario_to_dict(s) for s in spec.scenarios],
     }

@@ -19,7 +19,8 @@ import infscale
 from infscale.cli.main import main
 from infscale.engine.prices import PriceQuote, Prices
 from infscale.scheduler.submit import submit
-from infscale.storage.store import Store
+from infscale.storage.sql import SqlStore
+from infscale.workers.broker import sender
 from tests.services import Dashboard, RedisServer, ServiceError, Worker, free_port, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -203,7 +204,7 @@ def test_a_running_distributed_sweep_advances_on_the_page(tmp_path: Path, browse
     server = Dashboard(db, tmp_path / "serve.log", (USER, PASSWORD))
     try:
         spec = infscale.api.load_sweep_spec(DISTRIBUTED)
-        sweep_id = submit(spec, Store(db), redis_server.url, blocks_per_shard=4)
+        sweep_id = submit(spec, SqlStore(db), sender(redis_server.url), blocks_per_shard=4)
         context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD})
         page = context.new_page()
         page.goto(server.url + "/")
