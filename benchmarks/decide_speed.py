@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import infscale  # noqa: E402
 from infscale.api import Database, decide_stored  # noqa: E402
 from infscale.engine.whatif import Budgets  # noqa: E402
-from infscale.storage.store import Store  # noqa: E402
+from infscale.storage.sql import SqlStore  # noqa: E402
 from tests.services import Dashboard  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,7 +59,7 @@ def decide_figures(url: str, sweep_id: int, repeat: int) -> None:
     cold = []
     for b in budgets:
         start = time.perf_counter()
-        database = Database(Store(url, upgrade_schema=False))  # what one `infscale decide` does
+        database = Database(SqlStore(url, upgrade_schema=False))  # what one `infscale decide` does
         decide_stored(database.sweep(sweep_id), b)
         cold.append(time.perf_counter() - start)
         database.close()

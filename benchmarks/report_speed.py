@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from infscale.reports.html import sweep_report
-    from infscale.storage.store import Store
+    from infscale.storage.sql import SqlStore
 
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db
@@ -38,7 +38,7 @@ def main() -> None:
             db = f"sqlite:///{tmp}/paper.db"
             subprocess.run([sys.executable, "-m", "infscale.cli.main", "run", str(ROOT / "examples/paper.yaml"),
                             "--db", db], check=True, stdout=subprocess.DEVNULL)
-        store = Store(db)
+        store = SqlStore(db)
         seconds = []
         for _ in range(args.repeat):
             start = time.perf_counter()

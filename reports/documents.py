@@ -13,10 +13,14 @@ from infscale.reports.tables import curves_columns
 from infscale.reports.values import json_float
 
 
-def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Sequence[Any]) -> dict[str, Any]:
-    """The `--json` contract of `run` and `results`."""
+def results_document(
+    sweep_id: int, choices: Sequence[Any], recommendations: Sequence[Any], status: str = "done"
+) -> dict[str, Any]:
+    """The `--json` contract of `run`, `results` and `decide`; `status` is the sweep's (a
+    sweep that has not finished lists the runs done so far)."""
     return {
         "sweep": sweep_id,
+        "status": status,
         "results": [
             {
                 "model": c.model, "scenario": c.scenario, "method": c.method, "status": c.status,

@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from infscale.api import load_sweep_spec, open_database  # noqa: E402
 from infscale.scheduler.submit import submit  # noqa: E402
-from infscale.storage.store import Store  # noqa: E402
+from infscale.workers.broker import sender  # noqa: E402
+from infscale.storage.sql import SqlStore  # noqa: E402
 from tests.services import Dashboard, RedisServer, Worker, wait_for  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -48,7 +49,7 @@ def main() -> None:
         redis_server = RedisServer(tmp / "redis").start()
         worker = serve = None
         try:
-            running_id = submit(load_sweep_spec(PROGRESS_SWEEP), Store(url), redis_server.url, blocks_per_shard=8)
+            running_id = submit(load_sweep_spec(PROGRESS_SWEEP), SqlStore(url), sender(redis_server.url), blocks_per_shard=8)
             worker = Worker("shots", redis_server.url, url, tmp, concurrency=1).start()
             serve = Dashboard(url, tmp / "serve.log")
             _shoot(serve.url, paper_id, running_id)

@@ -18,7 +18,7 @@ from infscale.engine.exact_curves import exact_curves
 from infscale.engine.pipeline import simulate_shard
 from infscale.engine.plan import block_plan
 from infscale.engine.selection import Method, decide, recommend
-from infscale.engine.serialize import scenario_from_dict, scenario_to_dict
+from infscale.readers.stored_specs import scenario_from_dict, scenario_to_dict
 from infscale.engine.specs import DEFAULT_ACCURACY_TOLERANCE, Mode
 from infscale.engine.statistics import bins_for, summarize
 from tests.engine_fixtures import PAPER_MODELS, PAPER_SCENARIOS, make_curves, make_scenario, make_sweep, only_group

@@ -130,7 +130,7 @@ def test_flower_without_auth_listens_on_loopback_only_and_says_so(tmp_path):
 def test_every_send_of_a_shard_or_reduce_carries_its_label(tmp_path):
     """Submit's enqueue, a task's delay, and a retry (a signature sent again, as Task.retry does)
     all put the label in the message's argsrepr, which is what Flower shows."""
-    from infscale.scheduler.submit import enqueue
+    from infscale.workers.broker import enqueue
     from infscale.workers.app import make_app
     from infscale.workers.tasks import reduce_run, simulate_shard
 

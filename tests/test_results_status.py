@@ -12,13 +12,12 @@ import pytest
 
 from infscale.cli.main import main
 from infscale.engine.pipeline import simulate_shard
-from infscale.engine.plan import simulation_groups
+from infscale.engine.plan import plan_sweep, simulation_groups
 from infscale.scheduler.local import run_local
 from infscale.scheduler.reduce import reduce_group
 from infscale.scheduler.submit import shard_messages
-from infscale.scheduler.sweepfiles import load_sweep
-from infscale.storage.codec import partial_to_bytes
-from infscale.storage.store import Store
+from infscale.readers.sweep_files import load_sweep
+from infscale.storage.sql import SqlStore
 
 SWEEP = """\
 name: half-done
@@ -35,14 +34,15 @@ def half_done(tmp_path) -> tuple[str, int]:
     (tmp_path / "sweep.yaml").write_text(SWEEP)
     sweep = load_sweep(tmp_path / "sweep.yaml")
     url = f"sqlite:///{tmp_path / 'results.db'}"
-    store = Store(url)
-    sweep_id = store.create_sweep(sweep, 1, status="running")
+    store = SqlStore(url)
+    plan = plan_sweep(sweep, 1)
+    sweep_id = store.create_sweep(plan, status="running")
     groups = {g.key: g for g in simulation_groups(sweep)}
     first = next(iter(groups))
-    for m in shard_messages(sweep_id, sweep, 1):
+    for m in shard_messages(sweep_id, plan):
         if m["group_key"] == first:
             partial = simulate_shard(sweep, groups[first], range(*m["blocks"]))
-            store.save_partial(sweep_id, first, m["shard_index"], partial_to_bytes(partial), partial.n_trials, 0.0)
+            store.save_partial(sweep_id, first, m["shard_index"], partial, 0.0)
     reduce_group(store, sweep_id, sweep, first, send=lambda messages: None)
     assert store.sweep(sweep_id).status == "running"
     return url, sweep_id
@@ -75,8 +75,8 @@ def test_results_of_a_running_sweep_with_nothing_done_for_the_filter_is_one_line
 def test_results_of_a_done_sweep_carry_its_status_and_exit_0(half_done, tmp_path, capsys):
     url, _ = half_done
     sweep = load_sweep(tmp_path / "sweep.yaml")
-    with Store(url) as store:
-        done_id = store.save_local_result(sweep, run_local(sweep, workers=1))
+    with SqlStore(url) as store:
+        done_id = store.save_local_result(plan_sweep(sweep), run_local(sweep, workers=1))
     assert main(["results", "--db", url, "--sweep", str(done_id), "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["status"] == "done" and captured.err == ""
