@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from infscale.cli.helptext import example
 from infscale.engine.errors import InfscaleError
 
 FIT_DESCRIPTION = """\
@@ -29,8 +30,8 @@ Prices never come from an eval log: give --c-in and --c-out for a catalog ready 
 def add_fit(sub: Any) -> None:
     p = sub.add_parser(
         "fit", help="fit catalog entries (difficulty, lengths, times) from eval logs",
-        description=FIT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example: infscale fit evals.jsonl --c-in 1.25e-6 --c-out 1e-5 -o catalog.yaml",
+        description=FIT_DESCRIPTION,
+        epilog=example("infscale fit examples/eval-log.jsonl --c-in 1.25e-6 --c-out 1e-5 -o catalog.yaml"),
     )
     p.add_argument("logs", nargs="+", metavar="LOG", help="eval log files (.jsonl, .csv, .eval, .json)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the catalog YAML here (default: print it)")
@@ -43,7 +44,7 @@ def add_fit(sub: Any) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from infscale.cli.main import print_json
+    from infscale.cli.console import print_json
     from infscale.engine.model_fit import fit_model
     from infscale.engine.specs import catalog_from_mapping
     from infscale.readers.evallogs import read_eval_logs

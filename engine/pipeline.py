@@ -20,10 +20,10 @@ from infscale.engine.exact_curves import exact_curves
 from infscale.engine.legacy import simulate_legacy
 from infscale.engine.results import RunResult, SweepResult
 from infscale.engine.plan import SimulationGroup, block_plan, first_round, is_round_end, next_round, simulation_groups
-from infscale.engine.selection import KneeVariant, Recommendation, decide, recommend
+from infscale.engine.selection import Decision, KneeVariant, Recommendation, decide, recommend
 from infscale.engine.simulation import simulate_blocks
 from infscale.engine.specs import Latency, Mode, SweepSpec
-from infscale.engine.statistics import Partial, bins_for, merge, summarize
+from infscale.engine.statistics import Curves, Partial, bins_for, merge, summarize
 
 
 @dataclass(frozen=True)

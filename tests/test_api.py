@@ -17,12 +17,11 @@ from infscale.engine.errors import InfscaleError, SpecError
 from infscale.engine.prices import PriceQuote, Prices
 from infscale.engine.whatif import BudgetError
 from infscale.engine.pipeline import simulate_shard
-from infscale.engine.plan import simulation_groups
+from infscale.engine.plan import plan_sweep, simulation_groups
 from infscale.scheduler.reduce import reduce_group
 from infscale.scheduler.submit import shard_messages
-from infscale.storage.codec import partial_to_bytes
 from infscale.storage.errors import NotFound
-from infscale.storage.store import Store
+from infscale.storage.sql import SqlStore
 from infscale.storage.rows import ChoiceRow, RecommendationRow
 
 SCENARIOS = [
@@ -186,16 +185,16 @@ def test_decide_on_stored_trial_blocks_has_the_fresh_runs_confidence(tmp_path: P
     fresh run with the new budgets computes, bit for bit (the shards here run in this process)."""
     spec = infscale.api.load_sweep_spec(SWEEP)
     url = f"sqlite:///{tmp_path / 'shards.db'}"
-    store = Store(url)
-    sweep_id = store.create_sweep(spec, blocks_per_shard=1, status="running")
+    store = SqlStore(url)
+    plan = plan_sweep(spec, 1)
+    sweep_id = store.create_sweep(plan, status="running")
     groups = {g.key: g for g in simulation_groups(spec)}
-    for message in shard_messages(sweep_id, spec, 1):
+    for message in shard_messages(sweep_id, plan):
         blocks = range(*message["blocks"])
         partial = simulate_shard(spec, groups[message["group_key"]], blocks)
-        store.save_partial(sweep_id, message["group_key"], message["shard_index"], partial_to_bytes(partial),
-                           int(partial.trials.sum()), 0.0)
+        store.save_partial(sweep_id, message["group_key"], message["shard_index"], partial, 0.0)
     for key in groups:
-        reduce_group(store, sweep_id, spec, key)
+        reduce_group(store, sweep_id, spec, key, send=lambda messages: None)
     sweep = infscale.open_database(url).sweep(sweep_id)
     assert sweep.info.status == "done" and set(sweep.trial_blocks()) == set(groups)
     cost, time, accuracy, tolerance = NEW_BUDGETS[1]

@@ -157,7 +157,7 @@ def test_paper_catalog_is_unchanged_by_the_new_keys() -> None:
 
 
 def test_stored_specs_round_trip_and_stay_as_before_without_the_new_keys() -> None:
-    from infscale.engine.serialize import model_from_dict, model_to_dict, scenario_from_dict, scenario_to_dict
+    from infscale.readers.stored_specs import model_from_dict, model_to_dict, scenario_from_dict, scenario_to_dict
 
     plain = PAPER_MODELS["gpt5"]
     assert not {"t_fixed", "input_billing", "c_in_cached"} & set(model_to_dict(plain))

@@ -19,6 +19,7 @@ import infscale
 from infscale.cli.main import main
 from infscale.engine.prices import PriceQuote, Prices
 from infscale.scheduler.submit import submit
+from infscale.engine.plan import plan_sweep
 from infscale.storage.sql import SqlStore
 from infscale.workers.broker import sender
 from tests.services import Dashboard, RedisServer, ServiceError, Worker, free_port, wait_for
@@ -126,8 +127,8 @@ def test_decide_endpoint_is_infscale_decide(server: Dashboard, database: tuple[s
 
 def test_failures_and_price_history_are_served(server: Dashboard, database: tuple[str, int]) -> None:
     url, _ = database
-    store = Store(url)
-    failed = store.create_sweep(infscale.api.load_sweep_spec({**SWEEP, "name": "broken"}), blocks_per_shard=1)
+    store = SqlStore(url)
+    failed = store.create_sweep(plan_sweep(infscale.api.load_sweep_spec({**SWEEP, "name": "broken"}), 1))
     store.fail_sweep(failed, "shard gpt5/P4/k128/multiples #2 failed: MemoryError")
     store.import_prices([PriceQuote("gpt5", Prices(2e-6, 9e-6))], "prices.json")
     sweeps = httpx.get(server.url + "/api/sweeps", auth=(USER, PASSWORD)).json()

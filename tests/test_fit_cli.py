@@ -14,7 +14,7 @@ import yaml
 
 from infscale.engine.model_fit import fit_model
 from infscale.readers.evallogs import read_eval_logs
-from infscale.engine.sweepfile import catalog_from_yaml
+from infscale.readers.sweep_files import catalog_from_yaml
 from tests.eval_logs import generated_log, rows_of_log
 from tests.test_cli import run_cli
 
