@@ -27,7 +27,7 @@ def load() -> None:
     code instead of each paying for it (0.5-2 s) inside its first shard.
     """
     a, v, h = np.zeros((1, 1)), np.zeros(1), np.zeros((1, 2), dtype=np.int64)
-    prefix_totals(a, a, (1.0,) * 9, a, a, v, v, True)
+    prefix_totals(a, a, (1.0,) * 11, a, a, v, v, True, 0)
     wave_prefix(a, 0, v, v, 1)
     prefix_best_scores(a, 0.5, 0.1, v)
     prefix_correct_counts(a, v, v)
