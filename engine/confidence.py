@@ -21,7 +21,8 @@ from typing import Sequence
 import numpy as np
 
 from infscale.engine.plan import N_METRICS, SimulationGroup, model_stream_key
-from infscale.engine.selection import Decision, KneeVariant, decide
+from infscale.engine.selection import Decision, decide
+from infscale.engine.specs import Knee
 from infscale.engine.statistics import Curves, MetricCurve, Partial
 
 REPLICATES = 200
@@ -35,7 +36,7 @@ _STREAM_TAG = 0xC0F1DE
 
 
 def with_confidence(
-    partial: Partial, group: SimulationGroup, decisions: Sequence[Decision], seed: int, knee: KneeVariant,
+    partial: Partial, group: SimulationGroup, decisions: Sequence[Decision], seed: int, knee: Knee,
     replicates: int = REPLICATES, accuracy_se: np.ndarray | None = None,
 ) -> list[Decision]:
     """The group's decisions (in scenario order) with each choice's confidence filled in."""
@@ -47,7 +48,7 @@ def with_confidence(
 
 
 def confidence(
-    partial: Partial, group: SimulationGroup, decisions: Sequence[Decision], seed: int, knee: KneeVariant,
+    partial: Partial, group: SimulationGroup, decisions: Sequence[Decision], seed: int, knee: Knee,
     replicates: int = REPLICATES, accuracy_se: np.ndarray | None = None,
 ) -> list[tuple[float | None, ...]]:
     """Per scenario of the group, per method: the share of replicates picking the same."""

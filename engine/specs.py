@@ -24,6 +24,21 @@ class Mode(str, Enum):
     EXACT = "exact"  # no sampling: decide from exact expectations (engine.exact_curves)
 
 
+class Knee(str, Enum):
+    """Which knee of the Pareto frontier the knee method reports (science.md section 7).
+
+    `chord` (the default): the frontier point farthest above the chord from the scenario's
+    corner (0, 0, min_accuracy) to the maximal-accuracy pick, in budget-normalised coordinates:
+    a property of the trade-off curve, not of the grid. `curvature`: the paper's maximum of
+    |p' x p''| / |p'|^3 by central differences over the frontier's points. `curvature_2d`: the
+    notebook's cross product of (C, T) only; legacy mode's, and only there.
+    """
+
+    CHORD = "chord"
+    CURVATURE = "curvature"
+    CURVATURE_2D = "curvature_2d"
+
+
 class KGrid(str, Enum):
     """Which k are searched: multiples of the parallelism (the paper) or every k."""
 
@@ -168,6 +183,7 @@ class SweepSpec:
     mode: Mode = Mode.STANDARD
     adaptive: AdaptiveTrials | None = None
     source: str = field(default="<sweep>", compare=False)
+    knee: Knee = Knee.CHORD
 
     def model(self, key: str) -> ModelSpec:
         for m in self.models:
@@ -193,7 +209,7 @@ SCENARIO_FIELDS = (
 )
 SWEEP_FIELDS = (
     "name", "description", "catalog", "models", "scenarios", "trials", "seed", "mode", "target_confidence",
-    "max_trials",
+    "max_trials", "knee",
 )
 
 
@@ -306,6 +322,7 @@ def sweep_from_mapping(
         scenarios = tuple(replace(s, accuracy_tolerance=0.0) for s in scenarios)
     if mode is Mode.EXACT:
         _check_exact(data, scenarios, source)
+    knee = _knee(data, mode, source)
     trials, adaptive = (0, None) if mode is Mode.EXACT else _trials(data, source)
     if adaptive is not None and mode is Mode.LEGACY:
         raise SpecError(source, "trials", "legacy mode runs a fixed number of trials in one block; 'auto' needs standard mode")
@@ -319,6 +336,7 @@ def sweep_from_mapping(
         mode=mode,
         adaptive=adaptive,
         source=source,
+        knee=knee,
     )
 
 
@@ -426,6 +444,18 @@ def _check_legacy(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, 
                 source, f"scenarios[{i}].input_billing",
                 f"legacy mode bills every prompt (each), got {scenario.input_billing.value!r}",
             )
+
+
+def _knee(data: Mapping[str, Any], mode: Mode, source: str) -> Knee:
+    """`knee: chord | curvature`; legacy mode has the notebook's knee and refuses the key."""
+    if mode is Mode.LEGACY:
+        if "knee" in data:
+            raise SpecError(source, "knee", "legacy mode uses the notebook's knee; remove knee")
+        return Knee.CURVATURE_2D
+    name = data.get("knee", Knee.CHORD.value)
+    if name not in (Knee.CHORD.value, Knee.CURVATURE.value):
+        raise SpecError(source, "knee", f"must be 'chord' or 'curvature', got {name!r}")
+    return Knee(name)
 
 
 def _check_exact(data: Mapping[str, Any], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:
