@@ -28,8 +28,8 @@ from infscale.engine.specs import ScenarioSpec, SweepSpec
 from infscale.engine.statistics import Partial, merge
 from infscale.engine.whatif import Budgets, decide_again
 from infscale.reports.tables import columns_of, curves_columns, to_csv, to_pandas
-from infscale.storage.rows import ChoiceRow, PriceRow, RecommendationRow, StoredCurves, SweepRow
 from infscale.storage.codec import partial_from_bytes
+from infscale.storage.rows import ChoiceRow, PriceRow, RecommendationRow, StoredCurves, SweepRow
 from infscale.storage.store import Store
 
 R = TypeVar("R")
@@ -231,8 +231,9 @@ class Sweep:
     def run_results(self) -> tuple[RunResult, ...]:
         """The finished runs as engine results (curves and decisions), read once and kept."""
         if self._runs is None:
-            if self.store.sweep(self.id).status != "done":
-                raise InfscaleError(f"sweep {self.id} is {self.info.status}: deciding again needs a finished sweep")
+            status = self.store.sweep(self.id).status
+            if status != "done":
+                raise InfscaleError(f"sweep {self.id} is {status}: deciding again needs a finished sweep")
             self._runs = self.store.run_results(self.id)
         return self._runs
 
