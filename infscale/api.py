@@ -280,6 +280,6 @@ def _choice_row(stored: ChoiceRow, choice: Any) -> ChoiceRow:
 
 def _recommendation_row(sweep_id: int, r: Recommendation) -> RecommendationRow:
     return RecommendationRow(
-        sweep_id, r.scenario, r.method.value, r.status.value, r.model, r.k, r.total_cost, r.total_time,
-        r.accuracy, r.reason,
+        sweep_id=sweep_id, scenario=r.scenario, method=r.method.value, status=r.status.value, model=r.model, k=r.k,
+        total_cost=r.total_cost, total_time=r.total_time, accuracy=r.accuracy, reason=r.reason,
     )
