@@ -95,8 +95,10 @@ class ModelSpec:
 
     key: str
     name: str
-    c_in: float  # $ per input token
-    c_out: float  # $ per output token
+    # $ per input / output token; None: priced from the price history by `litellm_key`
+    # (engine.prices.price_sweep), which a run does before it simulates anything.
+    c_in: float | None
+    c_out: float | None
     t_in: float  # s per input token
     t_out: float  # s per output token
     mu_Lin: float
@@ -222,8 +224,9 @@ def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpe
     return ModelSpec(
         key=key,
         name=_string(data.get("name", key), source, f"{where}.name"),
-        c_in=num.get("c_in", lo=0.0),
-        c_out=num.get("c_out", lo=0.0),
+        # A model with a litellm_key and neither price is priced from the price history.
+        c_in=None if _priced_by_key(data) else num.get("c_in", lo=0.0),
+        c_out=None if _priced_by_key(data) else num.get("c_out", lo=0.0),
         t_in=num.get("t_in", lo=0.0),
         t_out=num.get("t_out", lo=0.0),
         mu_Lin=num.get("mu_Lin", lo=1.0),
@@ -360,6 +363,10 @@ def _accuracy_fields(data: Mapping[str, Any], num: "_Numbers", source: str, wher
             else math.sqrt(alpha * beta / (total * total * (total + 1.0)))
         )
     return dict(acc_mean=acc_mean, acc_std=acc_std, accuracy_model=accuracy_model, alpha=alpha, beta=beta)
+
+
+def _priced_by_key(data: Mapping[str, Any]) -> bool:
+    return data.get("litellm_key") is not None and data.get("c_in") is None and data.get("c_out") is None
 
 
 def _billing_fields(data: Mapping[str, Any], num: "_Numbers", source: str, where: str) -> dict[str, Any]:

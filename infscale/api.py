@@ -42,9 +42,11 @@ def run(sweep: str | Path | Mapping[str, Any], db: str | None = None, workers: i
     it in `db` (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db) and return it."""
     from infscale.scheduler.local import run_local
 
-    spec = load_sweep_spec(sweep)
-    result = run_local(spec, workers=workers)
+    from infscale.scheduler.pricing import priced
+
     database = open_database(db)
+    spec = priced(load_sweep_spec(sweep), database.store)
+    result = run_local(spec, workers=workers)
     return database.sweep(database.store.save_local_result(spec, result))
 
 

@@ -52,6 +52,10 @@ def import_document(price_file: PriceFile, imported: PriceImport) -> dict[str, A
         "ignored": list(price_file.ignored),
         "no_token_price": list(price_file.no_token_price),
         "unpriced": list(price_file.unpriced),
+        "missing_keys": [
+            {"model": m.model, "litellm_key": m.litellm_key, "near": list(m.near)} for m in price_file.missing_keys
+        ],
+        "first_tier": list(price_file.first_tier),
     }
 
 
