@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 from infscale.engine.adaptive import first_round, is_round_end, next_round, stop_reason
 from infscale.engine.confidence import with_confidence
+from infscale.engine.recommendation_confidence import with_recommendation_confidence
 from infscale.engine.exact_curves import exact_curves
 from infscale.engine.legacy import simulate_legacy
 from infscale.engine.plan import SimulationGroup, block_plan, simulation_groups
@@ -92,7 +93,7 @@ def decide_group(sweep: SweepSpec, group: SimulationGroup, merged: Partial, curv
     choice is (engine.confidence) from the group's merged partial statistics."""
     variant = knee_variant(sweep)
     decisions = [decide(c, scenario, variant) for scenario, c in zip(group.scenarios, curves)]
-    return with_confidence(merged, group, decisions, sweep.seed, variant, accuracy_se=curves[0].accuracy.se)
+    return with_confidence(merged, group, decisions, sweep.seed, variant)
 
 
 def finish_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[Partial]) -> list[RunResult]:
@@ -116,7 +117,10 @@ def recommend_all(sweep: SweepSpec, runs: Sequence[RunResult]) -> tuple[Recommen
     out: list[Recommendation] = []
     for scenario in sweep.scenarios:
         per_model = [(r.model.key, r.curves, r.decision) for r in ordered if r.scenario.name == scenario.name]
-        out.extend(recommend(scenario, per_model, knee_variant(sweep)))
+        recs = recommend(scenario, per_model, knee_variant(sweep))
+        if sweep.mode is Mode.STANDARD:  # legacy's single block and exact mode have no confidence
+            recs = with_recommendation_confidence(scenario, per_model, recs, knee_variant(sweep), sweep.seed)
+        out.extend(recs)
     return tuple(out)
 
 

@@ -42,8 +42,8 @@ class Choice:
     total_time: float | None
     accuracy: float | None
     reason: str
-    # Share of bootstrap replicates over the trial blocks that pick the same (engine.confidence);
-    # None until computed, or with fewer than two blocks.
+    # Estimated probability that this choice is right (engine.confidence); None until computed,
+    # with fewer than two blocks, in legacy and in exact mode.
     confidence: float | None = None
 
 
@@ -72,6 +72,9 @@ class Recommendation:
     total_time: float | None
     accuracy: float | None
     reason: str
+    # Estimated probability that the pick is right (engine.recommendation_confidence); None
+    # without standard errors (legacy and exact mode, a single block).
+    confidence: float | None = None
 
 
 def feasible_mask(curves: Curves, scenario: ScenarioSpec) -> np.ndarray:

@@ -284,4 +284,5 @@ def _recommendation_row(sweep_id: int, r: Recommendation) -> RecommendationRow:
     return RecommendationRow(
         sweep_id=sweep_id, scenario=r.scenario, method=r.method.value, status=r.status.value, model=r.model, k=r.k,
         total_cost=r.total_cost, total_time=r.total_time, accuracy=r.accuracy, reason=r.reason,
+        confidence=r.confidence,
     )
