@@ -1,14 +1,16 @@
 """Engine speed and memory figures for the README (issue: engine and local run).
 
-    python benchmarks/engine_speed.py            # all three figures (about a minute)
+    python benchmarks/engine_speed.py            # all four figures (a few minutes)
     python benchmarks/engine_speed.py --quick    # smaller runs, same figures
 
 1. Throughput on one core: GPT-5, k_max 1024, parallelism 1, grid all; simulated inferences
    per second and the ratio to numpy's own rate for drawing the three normals an inference
    needs (goal >= 0.75), medians of interleaved repeats in CPU time; then how much faster
    numpy draws with other bit generators or float32 (what switching streams could buy).
-2. Against legacy mode on the notebook defaults (GPT-5, balanced) at equal trials (goal >= 100x).
-3. Peak memory (max RSS of the process and of its largest child) of `infscale run` with
+2. The Pareto frontier of real curves at 1,024 feasible k: the general 3-D method against the
+   prefix maximum that cost and time rising with k allow (same mask).
+3. Against legacy mode on the notebook defaults (GPT-5, balanced) at equal trials (goal >= 100x).
+4. Peak memory (max RSS of the process and of its largest child) of `infscale run` with
    1,000,000 trials at k_max 1024 (goal <= 300 MB).
 """
 
@@ -33,7 +35,8 @@ from infscale.engine.legacy import simulate_legacy  # noqa: E402
 from infscale.engine.plan import BlockPlan, SimulationGroup  # noqa: E402
 from infscale.engine.simulation import simulate_blocks  # noqa: E402
 from infscale.engine.specs import KGrid, ScenarioSpec  # noqa: E402
-from infscale.engine.statistics import bins_for  # noqa: E402
+from infscale.engine.frontier import general_pareto_mask, pareto_mask  # noqa: E402
+from infscale.engine.statistics import bins_for, summarize  # noqa: E402
 
 
 def throughput(blocks: int, repeats: int = 5) -> None:
@@ -100,6 +103,29 @@ def legacy_speedup(trials: int) -> None:
     print(f"  legacy {legacy:7.2f} s   standard {ours:7.3f} s   speed-up {legacy / ours:6.0f}x   (goal >= 100x)")
 
 
+def frontier_speedup(blocks: int, repeats: int = 200) -> None:
+    model = builtin_catalog(PAPER)["gpt5"]
+    scenario = ScenarioSpec("bench", 1e9, 1e9, 0.0, 1024, 1, KGrid.ALL)  # every k feasible
+    group = SimulationGroup(model, 1, 1024, KGrid.ALL, (scenario,))
+    plan = BlockPlan(1024 * blocks, 1024)
+    bins = bins_for(group)
+    (curves,) = summarize(simulate_blocks(group, 7, plan, range(blocks), bins), group, bins)
+    c, t, a = curves.cost.mean, curves.time.mean, curves.accuracy.mean
+    assert np.array_equal(pareto_mask(c, t, a), general_pareto_mask(c, t, a))
+    seconds = {}
+    for name, fn in (("general", lambda: general_pareto_mask(c, t, a)), ("prefix max", lambda: pareto_mask(c, t, a))):
+        runs = []
+        for _ in range(5):
+            start = time.process_time()
+            for _ in range(repeats):
+                fn()
+            runs.append((time.process_time() - start) / repeats)
+        seconds[name] = statistics.median(runs)
+    print(f"Pareto frontier of real curves (GPT-5, 1024 feasible k, {plan.trials} trials; same mask), median of 5:")
+    print(f"  general 3-D {seconds['general'] * 1e3:7.3f} ms   prefix maximum {seconds['prefix max'] * 1e3:7.3f} ms"
+          f"   speed-up {seconds['general'] / seconds['prefix max']:5.0f}x")
+
+
 def peak_memory(trials: int) -> None:
     sweep = (
         "name: memory-benchmark\nmodels: [gpt5]\n"
@@ -133,10 +159,12 @@ def peak_memory(trials: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller runs")
-    parser.add_argument("--only", choices=("throughput", "legacy", "memory"), help="one figure only")
+    parser.add_argument("--only", choices=("throughput", "frontier", "legacy", "memory"), help="one figure only")
     args = parser.parse_args()
     if args.only in (None, "throughput"):
         throughput(blocks=4 if args.quick else 32)
+    if args.only in (None, "frontier"):
+        frontier_speedup(blocks=2 if args.quick else 8)
     if args.only in (None, "legacy"):
         legacy_speedup(trials=300 if args.quick else 2000)
     if args.only in (None, "memory"):

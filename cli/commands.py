@@ -50,15 +50,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from infscale.engine.plan import plan_sweep
     from infscale.readers.sweep_files import load_sweep
     from infscale.scheduler.local import run_local, total_trials
+    from infscale.scheduler.pricing import priced
 
     sweep = load_sweep(args.sweep)
+    store = open_store(args.db)
+    sweep = priced(sweep, store)  # litellm_key models: prices from the history, or one line
     start = time.perf_counter()
     update, close = progress_bar(total_trials(sweep), sweep.name)
     try:
         result = run_local(sweep, workers=args.workers, progress=update)
     finally:
         close()
-    store = open_store(args.db)
     sweep_id = store.save_local_result(plan_sweep(sweep), result)
     choices, recs = store.choices(sweep_id), store.recommendations(sweep_id)
     if args.json:
@@ -218,7 +220,9 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     for m in models.values():
         # Correctness models: acc and +- describe the difficulty p ~ Beta(alpha, beta).
         kind = f"  {m.accuracy_model.value} Beta({m.alpha:g}, {m.beta:g})" if m.accuracy_model.is_correctness else ""
-        print(f"  {m.key:<28} {m.name:<34} {m.c_in * 1e6:>7.3f} {m.c_out * 1e6:>7.3f} "
+        # A litellm_key model without prices of its own shows its key: a run prices it from the history.
+        prices = f"{m.c_in * 1e6:>7.3f} {m.c_out * 1e6:>7.3f}" if m.c_in is not None else f"{m.litellm_key:>15}"
+        print(f"  {m.key:<28} {m.name:<34} {prices} "
               f"{m.t_in * 1e3:>7.3f} {m.t_out * 1e3:>8.3f} {m.acc_mean:>5.2f} {m.acc_std:>5.2f}{kind}")
     print("\nbuilt-in scenarios (scenarios: builtin:paper, or name them in a list)")
     for s in scenarios.values():

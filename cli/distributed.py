@@ -47,11 +47,13 @@ def add_submit(sub: Any) -> None:
 def cmd_submit(args: argparse.Namespace) -> int:
     from infscale.engine.plan import simulation_groups
     from infscale.readers.sweep_files import load_sweep
+    from infscale.scheduler.pricing import priced
     from infscale.scheduler.submit import submit
     from infscale.workers.broker import sender
 
     sweep = load_sweep(args.sweep)  # a bad file stops here: nothing stored, nothing enqueued
     store = open_store(args.db)
+    sweep = priced(sweep, store)  # so does a litellm_key model with no price known
     sweep_id = submit(sweep, store, sender(args.broker), blocks_per_shard=args.shard_blocks)
     shards = sum(g.n_shards for g in store.progress(sweep_id))
     runs = len(sweep.models) * len(sweep.scenarios)

@@ -234,6 +234,11 @@ def _import_lines(doc: dict[str, Any]) -> list[str]:
     ):
         if doc[key]:
             lines.append(f"  {label} ({len(doc[key])}): {_names(doc[key])}")
+    if doc.get("first_tier"):
+        lines.append(f"  priced from the first tier of their tiered_pricing: {_names(doc['first_tier'])}")
+    for missing in doc.get("missing_keys", []):
+        near = ", ".join(repr(n) for n in missing["near"]) or "none"
+        lines.append(f"  {missing['model']}: looked for {missing['litellm_key']!r}, not in the file; near: {near}")
     return lines
 
 

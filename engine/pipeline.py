@@ -16,13 +16,14 @@ from typing import Iterable, Sequence
 
 from infscale.engine.adaptive import stop_reason
 from infscale.engine.confidence import with_confidence
+from infscale.engine.recommendation_confidence import with_recommendation_confidence
 from infscale.engine.exact_curves import exact_curves
 from infscale.engine.legacy import simulate_legacy
-from infscale.engine.results import RunResult, SweepResult
 from infscale.engine.plan import SimulationGroup, block_plan, first_round, is_round_end, next_round, simulation_groups
-from infscale.engine.selection import Decision, KneeVariant, Recommendation, decide, recommend
+from infscale.engine.results import RunResult, SweepResult
+from infscale.engine.selection import Decision, Recommendation, decide, recommend
 from infscale.engine.simulation import simulate_blocks
-from infscale.engine.specs import Latency, Mode, SweepSpec
+from infscale.engine.specs import Knee, Latency, Mode, SweepSpec
 from infscale.engine.statistics import Curves, Partial, bins_for, merge, summarize
 
 
@@ -34,8 +35,9 @@ class GroupStep:
     next_blocks: range | None
 
 
-def knee_variant(mode: Mode) -> KneeVariant:
-    return KneeVariant.LEGACY_2D if mode is Mode.LEGACY else KneeVariant.CURVATURE_3D
+def knee_variant(sweep: SweepSpec) -> Knee:
+    """The sweep's knee; legacy mode always has the notebook's."""
+    return Knee.CURVATURE_2D if sweep.mode is Mode.LEGACY else sweep.knee
 
 
 def simulate_shard(sweep: SweepSpec, group: SimulationGroup, blocks: Iterable[int]) -> Partial:
@@ -73,9 +75,9 @@ def advance_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[P
 def decide_group(sweep: SweepSpec, group: SimulationGroup, merged: Partial, curves: Sequence[Curves]) -> list[Decision]:
     """Each scenario of a group decided on its curves (in scenario order), with how sure each
     choice is (engine.confidence) from the group's merged partial statistics."""
-    variant = knee_variant(sweep.mode)
+    variant = knee_variant(sweep)
     decisions = [decide(c, scenario, variant) for scenario, c in zip(group.scenarios, curves)]
-    return with_confidence(merged, group, decisions, sweep.seed, variant, accuracy_se=curves[0].accuracy.se)
+    return with_confidence(merged, group, decisions, sweep.seed, variant)
 
 
 def finish_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[Partial]) -> list[RunResult]:
@@ -99,14 +101,17 @@ def recommend_all(sweep: SweepSpec, runs: Sequence[RunResult]) -> tuple[Recommen
     out: list[Recommendation] = []
     for scenario in sweep.scenarios:
         per_model = [(r.model.key, r.curves, r.decision) for r in ordered if r.scenario.name == scenario.name]
-        out.extend(recommend(scenario, per_model, knee_variant(sweep.mode)))
+        recs = recommend(scenario, per_model, knee_variant(sweep))
+        if sweep.mode is Mode.STANDARD:  # legacy's single block and exact mode have no confidence
+            recs = with_recommendation_confidence(scenario, per_model, recs, knee_variant(sweep), sweep.seed)
+        out.extend(recs)
     return tuple(out)
 
 
 def run_exact(sweep: SweepSpec) -> SweepResult:
     """`mode: exact`: every run decided from exact expectations (engine.exact_curves), no sampling."""
     runs: list[RunResult] = []
-    variant = knee_variant(sweep.mode)
+    variant = knee_variant(sweep)
     for group in simulation_groups(sweep):
         for scenario, curves in zip(group.scenarios, exact_curves(group)):
             runs.append(RunResult(group.model, scenario, curves, decide(curves, scenario, variant)))

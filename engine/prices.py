@@ -10,8 +10,10 @@ fresh sweep with the new prices gives.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Mapping
 
-from infscale.engine.specs import ModelSpec
+from infscale.engine.errors import SpecError
+from infscale.engine.specs import ModelSpec, SweepSpec
 
 PRICE_FIELDS = ("c_in", "c_out", "t_in", "t_out")
 
@@ -64,3 +66,28 @@ def is_stale(model: ModelSpec, prices: Prices) -> bool:
     """Whether a result computed with `model` is out of date under `prices` (exact comparison:
     prices are stored and compared as the same doubles, never rounded)."""
     return reprice(model, prices) != model
+
+
+def price_sweep(sweep: SweepSpec, prices: Mapping[str, Prices]) -> SweepSpec:
+    """The sweep with each model that has no prices of its own (a `litellm_key` instead of
+    c_in, c_out) priced by `prices` (model key -> the version in force). A model with no price
+    known is one SpecError naming it and the key its price is looked up by."""
+    models = []
+    for model in sweep.models:
+        if model.c_in is not None and model.c_out is not None:
+            models.append(model)
+            continue
+        quote = prices.get(model.key)
+        if quote is None:
+            raise SpecError(
+                sweep.source, f"models.{model.key}",
+                f"no price known for litellm_key {model.litellm_key!r}: import a price map first "
+                "(infscale prices import model_prices_and_context_window.json --catalog CATALOG)",
+            )
+        models.append(reprice(model, quote))
+    return replace(sweep, models=tuple(models))
+
+
+def unpriced_models(sweep: SweepSpec) -> tuple[ModelSpec, ...]:
+    """The models priced from the price history (no c_in, c_out of their own)."""
+    return tuple(m for m in sweep.models if m.c_in is None or m.c_out is None)

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from infscale.engine.frontier import pareto_mask
-from infscale.engine.specs import ScenarioSpec
+from infscale.engine.specs import Knee, ScenarioSpec
 from infscale.engine.statistics import Curves
 
 
@@ -31,13 +31,6 @@ class Status(str, Enum):
     NO_KNEE = "no_knee"
 
 
-class KneeVariant(str, Enum):
-    """`curvature_3d`: ours. `legacy_2d`: the notebook's cross product of (C, T) only."""
-
-    CURVATURE_3D = "curvature_3d"
-    LEGACY_2D = "legacy_2d"
-
-
 @dataclass(frozen=True)
 class Choice:
     """The k one method picks for one model under one scenario."""
@@ -49,8 +42,8 @@ class Choice:
     total_time: float | None
     accuracy: float | None
     reason: str
-    # Share of bootstrap replicates over the trial blocks that pick the same (engine.confidence);
-    # None until computed, or with fewer than two blocks.
+    # Estimated probability that this choice is right (engine.confidence); None until computed,
+    # with fewer than two blocks, in legacy and in exact mode.
     confidence: float | None = None
 
 
@@ -79,6 +72,9 @@ class Recommendation:
     total_time: float | None
     accuracy: float | None
     reason: str
+    # Estimated probability that the pick is right (engine.recommendation_confidence); None
+    # without standard errors (legacy and exact mode, a single block).
+    confidence: float | None = None
 
 
 def feasible_mask(curves: Curves, scenario: ScenarioSpec) -> np.ndarray:
@@ -92,7 +88,7 @@ def feasible_mask(curves: Curves, scenario: ScenarioSpec) -> np.ndarray:
     )
 
 
-def decide(curves: Curves, scenario: ScenarioSpec, knee: KneeVariant = KneeVariant.CURVATURE_3D) -> Decision:
+def decide(curves: Curves, scenario: ScenarioSpec, knee: Knee = Knee.CHORD) -> Decision:
     """Feasible set, Pareto frontier and the four choices for one model's curves."""
     feasible = feasible_mask(curves, scenario)
     frontier = np.zeros_like(feasible)
@@ -121,7 +117,7 @@ def decide(curves: Curves, scenario: ScenarioSpec, knee: KneeVariant = KneeVaria
 def recommend(
     scenario: ScenarioSpec,
     runs: Sequence[tuple[str, Curves, Decision]],
-    knee: KneeVariant = KneeVariant.CURVATURE_3D,
+    knee: Knee = Knee.CHORD,
 ) -> tuple[Recommendation, ...]:
     """Across models: every feasible (model, k) of the scenario forms one frontier.
 
@@ -195,7 +191,15 @@ def max_accuracy_pick(
     return pos, Status.OK, f"cheapest feasible k within {tolerance:g} of the highest feasible mean accuracy ({best:.6f})"
 
 
-def knee_position(points: np.ndarray, variant: KneeVariant) -> int | None:
+def knee_position(points: np.ndarray, variant: Knee) -> int | None:
+    """The knee of a frontier curve (n, 3) of normalised points in curve order, or None.
+
+    `chord` needs the scenario's anchor: see `chord_knee_position`; here the curvature variants.
+    """
+    return curvature_knee_position(points, variant)
+
+
+def curvature_knee_position(points: np.ndarray, variant: Knee) -> int | None:
     """Interior point of maximum curvature |p' x p''| / |p'|^3 of a curve (n, 3), or None.
 
     p' and p'' are central differences in the curve's index. The legacy variant takes the
@@ -205,13 +209,35 @@ def knee_position(points: np.ndarray, variant: KneeVariant) -> int | None:
         return None
     d1 = (points[2:] - points[:-2]) / 2.0
     d2 = points[2:] - 2.0 * points[1:-1] + points[:-2]
-    if variant is KneeVariant.LEGACY_2D:
+    if variant is Knee.CURVATURE_2D:
         num = np.abs(d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0])
     else:
         num = np.linalg.norm(np.cross(d1, d2), axis=1)
     den = np.linalg.norm(d1, axis=1) ** 3
     kappa = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
     return 1 + int(np.argmax(kappa))
+
+
+def chord_knee_position(points: np.ndarray, anchor: np.ndarray) -> int | None:
+    """The point of a curve (n, 3) farthest above the chord from `anchor` to its last point.
+
+    "Above": on the side of higher accuracy (the perpendicular offset's third component is
+    positive), where a concave trade-off bulges. None when no point is strictly above. The
+    distance is Euclidean in the normalised coordinates (C/Cmax, T/Tmax, A), so it depends on
+    the budgets and on the curve, never on which k the grid holds. O(n).
+    """
+    if len(points) < 2:
+        return None
+    chord = points[-1] - anchor
+    length = np.linalg.norm(chord)
+    if length == 0.0:
+        return None
+    unit = chord / length
+    offset = points - anchor
+    perpendicular = offset - np.outer(offset @ unit, unit)
+    distance = np.where(perpendicular[:, 2] > 0.0, np.linalg.norm(perpendicular, axis=1), 0.0)
+    pos = int(np.argmax(distance))
+    return pos if distance[pos] > 0.0 else None
 
 
 def infeasible_reason(curves: Curves, scenario: ScenarioSpec) -> str:
@@ -253,7 +279,7 @@ def infeasible_reason(curves: Curves, scenario: ScenarioSpec) -> str:
 
 def _pick(
     c: np.ndarray, t: np.ndarray, a: np.ndarray, a_se: np.ndarray, on_front: np.ndarray,
-    scenario: ScenarioSpec, knee: KneeVariant, curve_order: np.ndarray, cheapest_first: np.ndarray,
+    scenario: ScenarioSpec, knee: Knee, curve_order: np.ndarray, cheapest_first: np.ndarray,
 ) -> dict[Method, tuple[int | None, Status, str]]:
     """Positions picked among feasible candidates given in preference order.
 
@@ -272,10 +298,33 @@ def _pick(
     dist = np.sqrt(cn[front] ** 2 + tn[front] ** 2 + (1.0 - a[front]) ** 2)
     picks[Method.UTOPIA] = (int(front[np.argmin(dist)]), Status.OK, "frontier point nearest the utopia (0, 0, 1)")
     curve = [i for i in curve_order if on_front[i]]
+    if knee is Knee.CHORD:
+        picks[Method.KNEE] = _chord_knee(cn, tn, a, curve, picks[Method.MAX_ACCURACY][0], scenario.min_accuracy)
+        return picks
     points = np.column_stack((cn[curve], tn[curve], a[curve]))
-    pos = knee_position(points, knee)
+    pos = curvature_knee_position(points, knee)
     if pos is None:
         picks[Method.KNEE] = (None, Status.NO_KNEE, f"the frontier has {len(curve)} point(s); a knee needs 3")
     else:
         picks[Method.KNEE] = (int(curve[pos]), Status.OK, "frontier point of maximum curvature")
     return picks
+
+
+def _chord_knee(
+    cn: np.ndarray, tn: np.ndarray, a: np.ndarray, curve: list[int], best: int, min_accuracy: float
+) -> tuple[int | None, Status, str]:
+    """The chord knee on the frontier up to the maximal-accuracy pick `best` (points past it buy
+    less than the accuracy tolerance: the curve is flat there)."""
+    end = curve.index(best) if best in curve else len(curve) - 1
+    curve = curve[: end + 1]
+    points = np.column_stack((cn[curve], tn[curve], a[curve]))
+    pos = chord_knee_position(points, np.array([0.0, 0.0, min_accuracy]))
+    if pos is None:
+        return None, Status.NO_KNEE, (
+            f"no frontier point up to the maximal-accuracy pick lies above the chord from "
+            f"(0, 0, min_accuracy) to it ({len(curve)} frontier point(s))"
+        )
+    reason = "frontier point farthest above the chord from (0, 0, min_accuracy) to the maximal-accuracy pick"
+    if pos == 0 and len(curve) > 1:
+        reason += " (the frontier's first point: the knee may lie at or below it)"
+    return int(curve[pos]), Status.OK, reason

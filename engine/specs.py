@@ -24,6 +24,21 @@ class Mode(str, Enum):
     EXACT = "exact"  # no sampling: decide from exact expectations (engine.exact_curves)
 
 
+class Knee(str, Enum):
+    """Which knee of the Pareto frontier the knee method reports (science.md section 7).
+
+    `chord` (the default): the frontier point farthest above the chord from the scenario's
+    corner (0, 0, min_accuracy) to the maximal-accuracy pick, in budget-normalised coordinates:
+    a property of the trade-off curve, not of the grid. `curvature`: the paper's maximum of
+    |p' x p''| / |p'|^3 by central differences over the frontier's points. `curvature_2d`: the
+    notebook's cross product of (C, T) only; legacy mode's, and only there.
+    """
+
+    CHORD = "chord"
+    CURVATURE = "curvature"
+    CURVATURE_2D = "curvature_2d"
+
+
 class KGrid(str, Enum):
     """Which k are searched: multiples of the parallelism (the paper) or every k."""
 
@@ -80,8 +95,10 @@ class ModelSpec:
 
     key: str
     name: str
-    c_in: float  # $ per input token
-    c_out: float  # $ per output token
+    # $ per input / output token; None: priced from the price history by `litellm_key`
+    # (engine.prices.price_sweep), which a run does before it simulates anything.
+    c_in: float | None
+    c_out: float | None
     t_in: float  # s per input token
     t_out: float  # s per output token
     mu_Lin: float
@@ -168,6 +185,7 @@ class SweepSpec:
     mode: Mode = Mode.STANDARD
     adaptive: AdaptiveTrials | None = None
     source: str = field(default="<sweep>", compare=False)
+    knee: Knee = Knee.CHORD
 
     def model(self, key: str) -> ModelSpec:
         for m in self.models:
@@ -193,7 +211,7 @@ SCENARIO_FIELDS = (
 )
 SWEEP_FIELDS = (
     "name", "description", "catalog", "models", "scenarios", "trials", "seed", "mode", "target_confidence",
-    "max_trials",
+    "max_trials", "knee",
 )
 
 
@@ -206,8 +224,9 @@ def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpe
     return ModelSpec(
         key=key,
         name=_string(data.get("name", key), source, f"{where}.name"),
-        c_in=num.get("c_in", lo=0.0),
-        c_out=num.get("c_out", lo=0.0),
+        # A model with a litellm_key and neither price is priced from the price history.
+        c_in=None if _priced_by_key(data) else num.get("c_in", lo=0.0),
+        c_out=None if _priced_by_key(data) else num.get("c_out", lo=0.0),
         t_in=num.get("t_in", lo=0.0),
         t_out=num.get("t_out", lo=0.0),
         mu_Lin=num.get("mu_Lin", lo=1.0),
@@ -306,6 +325,7 @@ def sweep_from_mapping(
         scenarios = tuple(replace(s, accuracy_tolerance=0.0) for s in scenarios)
     if mode is Mode.EXACT:
         _check_exact(data, scenarios, source)
+    knee = _knee(data, mode, source)
     trials, adaptive = (0, None) if mode is Mode.EXACT else _trials(data, source)
     if adaptive is not None and mode is Mode.LEGACY:
         raise SpecError(source, "trials", "legacy mode runs a fixed number of trials in one block; 'auto' needs standard mode")
@@ -319,6 +339,7 @@ def sweep_from_mapping(
         mode=mode,
         adaptive=adaptive,
         source=source,
+        knee=knee,
     )
 
 
@@ -342,6 +363,10 @@ def _accuracy_fields(data: Mapping[str, Any], num: "_Numbers", source: str, wher
             else math.sqrt(alpha * beta / (total * total * (total + 1.0)))
         )
     return dict(acc_mean=acc_mean, acc_std=acc_std, accuracy_model=accuracy_model, alpha=alpha, beta=beta)
+
+
+def _priced_by_key(data: Mapping[str, Any]) -> bool:
+    return data.get("litellm_key") is not None and data.get("c_in") is None and data.get("c_out") is None
 
 
 def _billing_fields(data: Mapping[str, Any], num: "_Numbers", source: str, where: str) -> dict[str, Any]:
@@ -426,6 +451,18 @@ def _check_legacy(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, 
                 source, f"scenarios[{i}].input_billing",
                 f"legacy mode bills every prompt (each), got {scenario.input_billing.value!r}",
             )
+
+
+def _knee(data: Mapping[str, Any], mode: Mode, source: str) -> Knee:
+    """`knee: chord | curvature`; legacy mode has the notebook's knee and refuses the key."""
+    if mode is Mode.LEGACY:
+        if "knee" in data:
+            raise SpecError(source, "knee", "legacy mode uses the notebook's knee; remove knee")
+        return Knee.CURVATURE_2D
+    name = data.get("knee", Knee.CHORD.value)
+    if name not in (Knee.CHORD.value, Knee.CURVATURE.value):
+        raise SpecError(source, "knee", f"must be 'chord' or 'curvature', got {name!r}")
+    return Knee(name)
 
 
 def _check_exact(data: Mapping[str, Any], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:

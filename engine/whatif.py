@@ -116,7 +116,7 @@ def decide_again(
         if merged is not None and all(run is not None for _, run in mine):
             decisions = decide_group(new_sweep, group, merged, [run.curves for _, run in mine])
         else:
-            variant = knee_variant(sweep.mode)
+            variant = knee_variant(sweep)
             decisions = [None if run is None else decide(run.curves, s, variant) for s, run in mine]
         for (s, run), decision in zip(mine, decisions):
             if run is not None:

@@ -43,9 +43,11 @@ def run(sweep: str | Path | Mapping[str, Any], db: str | None = None, workers: i
     from infscale.engine.plan import plan_sweep
     from infscale.scheduler.local import run_local
 
-    spec = load_sweep_spec(sweep)
-    result = run_local(spec, workers=workers)
+    from infscale.scheduler.pricing import priced
+
     database = open_database(db)
+    spec = priced(load_sweep_spec(sweep), database.store)
+    result = run_local(spec, workers=workers)
     return database.sweep(database.store.save_local_result(plan_sweep(spec), result))
 
 
@@ -225,8 +227,9 @@ class Sweep:
     def run_results(self) -> tuple[RunResult, ...]:
         """The finished runs as engine results (curves and decisions), read once and kept."""
         if self._runs is None:
-            if self.store.sweep(self.id).status != "done":
-                raise InfscaleError(f"sweep {self.id} is {self.info.status}: deciding again needs a finished sweep")
+            status = self.store.sweep(self.id).status
+            if status != "done":
+                raise InfscaleError(f"sweep {self.id} is {status}: deciding again needs a finished sweep")
             self._runs = self.store.run_results(self.id)
         return self._runs
 
@@ -273,6 +276,7 @@ def _choice_row(stored: ChoiceRow, choice: Any) -> ChoiceRow:
 
 def _recommendation_row(sweep_id: int, r: Recommendation) -> RecommendationRow:
     return RecommendationRow(
-        sweep_id, r.scenario, r.method.value, r.status.value, r.model, r.k, r.total_cost, r.total_time,
-        r.accuracy, r.reason,
+        sweep_id=sweep_id, scenario=r.scenario, method=r.method.value, status=r.status.value, model=r.model, k=r.k,
+        total_cost=r.total_cost, total_time=r.total_time, accuracy=r.accuracy, reason=r.reason,
+        confidence=r.confidence,
     )

@@ -16,6 +16,7 @@ A file with a `.json` name is read as JSON, anything else as YAML (which also re
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ STORED_MODELS = "the models of the stored sweeps"
 
 LITELLM_INPUT = "input_cost_per_token"
 LITELLM_OUTPUT = "output_cost_per_token"
+LITELLM_TIERS = "tiered_pricing"
 
 
 class PriceFormat(str, Enum):
@@ -50,6 +52,18 @@ class PriceFile:
     ignored: tuple[str, ...] = ()  # LiteLLM names no catalog model has as its litellm_key
     no_token_price: tuple[str, ...] = ()  # LiteLLM names of catalog models without per-token prices
     unpriced: tuple[str, ...] = ()  # catalog models the file gives no price
+    missing_keys: tuple[KeyLookup, ...] = ()  # catalog models whose litellm_key the file does not have
+    first_tier: tuple[str, ...] = ()  # LiteLLM names priced from the first tier of their tiered_pricing
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    """A catalog model's litellm_key that a LiteLLM file does not have, with the names in the
+    file closest to it (difflib, case-insensitive), best first."""
+
+    model: str
+    litellm_key: str
+    near: tuple[str, ...]
 
 
 def load_price_file(path: str, stored_models: Mapping[str, ModelSpec], catalog: str | None = None) -> PriceFile:
@@ -64,9 +78,10 @@ def parse_price_file(text: str, source: str, catalog: Mapping[str, ModelSpec], c
     data = _load(text, source)
     if isinstance(data, Mapping) and "models" in data:
         models = catalog_from_mapping(data, source)
+        # A model priced by its litellm_key has no prices here to quote.
         return PriceFile(source, PriceFormat.CATALOG, tuple(
-            PriceQuote(m.key, Prices(m.c_in, m.c_out, m.t_in, m.t_out)) for m in models.values()
-        ))
+            PriceQuote(m.key, Prices(m.c_in, m.c_out, m.t_in, m.t_out)) for m in models.values() if m.c_in is not None
+        ), unpriced=tuple(m.key for m in models.values() if m.c_in is None))
     return _litellm(data, source, catalog, catalog_name)
 
 
@@ -98,7 +113,7 @@ def _litellm(data: Any, source: str, catalog: Mapping[str, ModelSpec], catalog_n
             f"no model has a litellm_key, so no entry of the LiteLLM file {source} can be mapped "
             "(name a catalog with litellm_key values, e.g. --catalog examples/catalog-litellm.yaml)",
         )
-    quotes, ignored, no_token_price = [], [], []
+    quotes, ignored, no_token_price, first_tier = [], [], [], []
     for name, entry in data.items():
         name = str(name)
         if name not in models_of:
@@ -107,13 +122,49 @@ def _litellm(data: Any, source: str, catalog: Mapping[str, ModelSpec], catalog_n
         if not isinstance(entry, Mapping):
             raise SpecError(source, json.dumps(name), f"must be a mapping of fields, got {type(entry).__name__}")
         if entry.get(LITELLM_INPUT) is None or entry.get(LITELLM_OUTPUT) is None:
-            no_token_price.append(name)
-            continue
+            entry = _first_tier(entry)
+            if entry is None:
+                no_token_price.append(name)
+                continue
+            first_tier.append(name)
         prices = Prices(_price(entry, LITELLM_INPUT, source, name), _price(entry, LITELLM_OUTPUT, source, name))
         quotes += [PriceQuote(model, prices) for model in models_of[name]]
     quoted = {q.model for q in quotes}
     unpriced = tuple(key for key in catalog if key not in quoted)
-    return PriceFile(source, PriceFormat.LITELLM, tuple(quotes), tuple(ignored), tuple(no_token_price), unpriced)
+    names = [str(n) for n in data]
+    missing = tuple(
+        KeyLookup(model.key, model.litellm_key, _near(model.litellm_key, names))
+        for model in catalog.values() if model.litellm_key is not None and model.litellm_key not in data
+    )
+    return PriceFile(
+        source, PriceFormat.LITELLM, tuple(quotes), tuple(ignored), tuple(no_token_price), unpriced, missing,
+        tuple(first_tier),
+    )
+
+
+def _first_tier(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The tier of `tiered_pricing` that starts lowest (what a query of ordinary length pays),
+    if it has both per-token prices; None otherwise."""
+    tiers = entry.get(LITELLM_TIERS)
+    if not isinstance(tiers, list):
+        return None
+    usable = [t for t in tiers if isinstance(t, Mapping) and t.get(LITELLM_INPUT) is not None and t.get(LITELLM_OUTPUT) is not None]
+    if not usable:
+        return None
+
+    def start(tier: Mapping[str, Any]) -> float:
+        bounds = tier.get("range")
+        return float(bounds[0]) if isinstance(bounds, list) and bounds and isinstance(bounds[0], (int, float)) else 0.0
+
+    return min(usable, key=start)
+
+
+def _near(key: str, names: list[str], n: int = 3) -> tuple[str, ...]:
+    """Names like `key` (difflib's ratio >= 0.6, case-insensitive), best first."""
+    by_lower: dict[str, str] = {}
+    for name in names:
+        by_lower.setdefault(name.lower(), name)
+    return tuple(by_lower[m] for m in difflib.get_close_matches(key.lower(), list(by_lower), n=n, cutoff=0.6))
 
 
 def _price(entry: Mapping[str, Any], field: str, source: str, name: str) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from infscale.engine.specs import AccuracyModel, AdaptiveTrials, InputBilling, KGrid, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+from infscale.engine.specs import AccuracyModel, AdaptiveTrials, InputBilling, KGrid, Knee, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
 
 
 # Keys added later are stored only when they differ from their default, so a spec that does
@@ -60,6 +60,7 @@ def sweep_to_dict(sweep: SweepSpec) -> dict[str, Any]:
         "mode": sweep.mode.value,
         "adaptive": None if sweep.adaptive is None else asdict(sweep.adaptive),
         "source": sweep.source,
+        "knee": sweep.knee.value,
     }
 
 
@@ -74,4 +75,6 @@ def sweep_from_dict(data: dict[str, Any]) -> SweepSpec:
         mode=Mode(data["mode"]),
         adaptive=None if data.get("adaptive") is None else AdaptiveTrials(**data["adaptive"]),
         source=data.get("source", "<stored>"),
+        # Sweeps stored before the knee key had the paper's curvature (the notebook's in legacy mode).
+        knee=Knee(data.get("knee", (Knee.CURVATURE_2D if data["mode"] == Mode.LEGACY.value else Knee.CURVATURE).value)),
     )

@@ -34,7 +34,7 @@ def results_document(
             {
                 "scenario": r.scenario, "method": r.method, "status": r.status, "model": r.model,
                 "k": r.k, "total_cost": json_float(r.total_cost), "total_time": json_float(r.total_time),
-                "accuracy": json_float(r.accuracy), "reason": r.reason,
+                "accuracy": json_float(r.accuracy), "reason": r.reason, "confidence": json_float(r.confidence),
             }
             for r in recommendations
         ],
@@ -70,6 +70,10 @@ def import_document(price_file: Any, imported: Any) -> dict[str, Any]:
         "ignored": list(price_file.ignored),
         "no_token_price": list(price_file.no_token_price),
         "unpriced": list(price_file.unpriced),
+        "missing_keys": [
+            {"model": m.model, "litellm_key": m.litellm_key, "near": list(m.near)} for m in price_file.missing_keys
+        ],
+        "first_tier": list(price_file.first_tier),
     }
 
 

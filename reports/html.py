@@ -146,7 +146,9 @@ def _recommendations_table(recs: Sequence[Any]) -> str:
             rows.append(
                 f'<tr><td>{label}</td><td>{escape(r.model)}</td><td class="num">{r.k}</td>'
                 f'<td class="num">${r.total_cost:.4f}</td><td class="num">{r.total_time:.2f} s</td>'
-                f'<td class="num">{r.accuracy:.4f}</td></tr>'
+                f'<td class="num">{r.accuracy:.4f}'
+                + ("" if r.confidence is None else f"<br><small>confidence {r.confidence:.2f}</small>")
+                + "</td></tr>"
             )
         else:
             rows.append(f'<tr><td>{label}</td><td class="{_status_class(r.status)}" colspan="5">'

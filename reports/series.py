@@ -147,6 +147,7 @@ def _choice(row: Any) -> dict[str, Any]:
         "method": row.method, "status": row.status, "k": row.k,
         "total_cost": json_float(row.total_cost), "total_time": json_float(row.total_time),
         "accuracy": json_float(row.accuracy), "reason": row.reason,
+        "confidence": json_float(getattr(row, "confidence", None)),
     }
 
 

@@ -74,14 +74,15 @@ def results_table(choices: Sequence[Any], recommendations: Sequence[Any], scenar
                     lines.append(
                         f"    {r.method:<12}  {r.model} k={r.k}  cost ${r.total_cost:.4f}  "
                         f"time {r.total_time:.2f} s  accuracy {r.accuracy:.4f}"
+                        + ("" if r.confidence is None else f"  confidence {r.confidence:.2f}")
                     )
                 else:
                     lines.append(f"    {r.method:<12}  {r.status}: {r.reason}")
     lines.append("")
     lines.append("cells: chosen k ('-' infeasible, 'none' no knee: fewer than 3 frontier points)")
     if any(c.confidence is not None for c in choices):
-        lines.append("  (in brackets its confidence: the share of bootstrap resamples of the trial blocks "
-                     "that choose the same)")
+        lines.append("  (in brackets its confidence: the estimated probability that the choice is right, "
+                     "i.e. truly feasible and best for its method)")
     return "\n".join(lines)
 
 

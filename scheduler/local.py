@@ -42,7 +42,12 @@ def run_local(sweep: SweepSpec, workers: int | None = None, progress: Progress |
     todo = {g: first_round(sweep) for g in range(len(groups))}
     merged: dict[int, Partial] = {}
     runs: list[RunResult] = []
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    pool = None
+    if workers > 1:
+        from infscale.engine import fused  # only a run that simulates pays numba's start-up
+
+        fused.load()  # before the pool forks: its processes inherit the compiled kernel
+        pool = ProcessPoolExecutor(max_workers=workers)
     try:
         while todo:
             _simulate_round(sweep, groups, todo, merged, workers, pool, progress)

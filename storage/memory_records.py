@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from infscale.engine.selection import Choice, Method, Recommendation
+from infscale.engine.selection import Choice, Method, Recommendation, Status
 from infscale.engine.specs import ModelSpec, ScenarioSpec, SweepSpec
 from infscale.engine.statistics import Partial
 from infscale.storage.ordering import METHOD_RANK
@@ -83,6 +83,6 @@ def in_method_order(choices: Iterable[Choice]) -> list[Choice]:
 
 def recommendation_row(sweep_id: int, r: Recommendation) -> RecommendationRow:
     return RecommendationRow(
-        sweep_id, r.scenario, Method(r.method).value, r.status.value if hasattr(r.status, "value") else r.status,
-        r.model, r.k, r.total_cost, r.total_time, r.accuracy, r.reason,
+        sweep_id, r.scenario, Method(r.method).value, Status(r.status).value,
+        r.model, r.k, r.total_cost, r.total_time, r.accuracy, r.reason, r.confidence,
     )

@@ -134,7 +134,7 @@ def write_recommendations(
             "sweep_id": sweep_id, "scenario_name": r.scenario, "method": Method(r.method).value,
             "status": Status(r.status).value, "model_key": r.model, "k": r.k, "total_cost": r.total_cost,
             "total_time": r.total_time, "accuracy": r.accuracy, "reason": r.reason,
-            "revision": revision, "created_at": now,
+            "confidence": r.confidence, "revision": revision, "created_at": now,
         }
         for r in recommendations
     ]
@@ -256,7 +256,7 @@ def choice_of(c: ChoiceRecord) -> Choice:
 def recommendation_row(r: RecommendationRecord) -> RecommendationRow:
     return RecommendationRow(
         r.sweep_id, r.scenario_name, r.method, r.status, r.model_key, r.k,
-        r.total_cost, r.total_time, r.accuracy, r.reason,
+        r.total_cost, r.total_time, r.accuracy, r.reason, r.confidence,
     )
 
 

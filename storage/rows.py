@@ -135,6 +135,7 @@ class RecommendationRow:
     total_time: float | None
     accuracy: float | None
     reason: str
+    confidence: float | None = None  # estimated probability that the pick is right (engine)
 
 
 @dataclass(frozen=True, eq=False)

@@ -119,6 +119,10 @@ def test_errors_are_the_typed_one_line_errors(stored: tuple[str, infscale.Sweep]
         sweep.decide(max_total_time=0)
     with pytest.raises(InfscaleError, match="no finished sweep"):
         infscale.open_database(f"sqlite:///{tmp_path / 'empty.db'}").sweep()
+    other = infscale.open_database(f"sqlite:///{tmp_path / 'pending.db'}")
+    pending = other.store.create_sweep(plan_sweep(infscale.api.load_sweep_spec(SWEEP)))
+    with pytest.raises(InfscaleError, match=f"sweep {pending} is pending: deciding again needs a finished sweep"):
+        other.sweep(pending).decide(max_total_cost=0.1)
 
 
 @pytest.mark.parametrize("budgets", NEW_BUDGETS)

@@ -1,5 +1,5 @@
-"""Decision confidence (engine/confidence.py): the share of bootstrap replicates over a run's
-trial blocks in which a method picks the stored k.
+"""Decision confidence (engine/confidence.py): the estimated probability that a choice is right,
+from draws of the true means given the run's trial blocks (its calibration: test_calibration.py).
 
 - Near 1 for a clear decision, clearly below 1 for a near-tie built on purpose (a cost budget
   placed exactly on the mean cost of the chosen k).
@@ -13,7 +13,6 @@ import json
 
 import numpy as np
 
-from infscale.engine.confidence import REPLICATES, resample_weights
 from infscale.engine.pipeline import finish_group, run_sweep, simulate_shard
 from infscale.engine.plan import BLOCK_TRIALS, block_plan, shard_ranges
 from infscale.engine.selection import Method, Status
@@ -81,15 +80,6 @@ def test_no_confidence_from_a_single_block_or_in_legacy_mode() -> None:
     assert all(c.confidence is None for c in legacy.decision.choices)
 
 
-def test_resample_weights_draw_each_replicate_from_all_blocks() -> None:
-    weights = resample_weights(7, REPLICATES, seed=5, model_key="toy")
-    assert weights.shape == (REPLICATES, 7) and np.all(weights.sum(axis=1) == 7)
-    assert np.array_equal(weights, resample_weights(7, REPLICATES, seed=5, model_key="toy"))
-    assert not np.array_equal(weights, resample_weights(7, REPLICATES, seed=6, model_key="toy"))
-    # Every block is drawn about as often as the others, over all replicates.
-    assert np.all(np.abs(weights.sum(axis=0) / REPLICATES - 1.0) < 0.25)
-
-
 def test_results_show_and_store_confidence(tmp_path, capsys) -> None:
     cost = cost_means()
     text = (
@@ -122,9 +112,21 @@ def test_results_show_and_store_confidence(tmp_path, capsys) -> None:
 
 
 def test_paper_decisions_are_mostly_sure() -> None:
-    """GPT-5 under the three paper scenarios with 16 blocks: the budget-bound maximal accuracy
-    and the cube and utopia picks do not move under resampling."""
+    """GPT-5 under the three paper scenarios with 16 blocks: the cube and utopia picks, and the
+    budget-bound maximal accuracy of balanced and latency-critical, are sure; the saturated
+    maximal accuracy of accuracy-critical is not (its pick is within the noise of the tolerance)."""
     sweep = make_sweep([PAPER_MODELS["gpt5"]], list(PAPER_SCENARIOS.values()), TRIALS, seed=42)
     for run in run_sweep(sweep).runs:
         for method in (Method.MAX_ACCURACY, Method.MAX_CUBE, Method.UTOPIA):
-            assert confidence_of(run, method) >= 0.9, (run.scenario.name, method)
+            if (run.scenario.name, method) != ("accuracy-critical", Method.MAX_ACCURACY):
+                assert confidence_of(run, method) >= 0.9, (run.scenario.name, method)
+
+
+def test_cross_model_recommendations_carry_a_confidence() -> None:
+    models = [PAPER_MODELS["gpt5"], PAPER_MODELS["gpt5-nano"]]
+    result = run_sweep(make_sweep(models, [PAPER_SCENARIOS["balanced"]], TRIALS, seed=42))
+    assert all(0.0 <= r.confidence <= 1.0 for r in result.recommendations)
+    cube = next(r for r in result.recommendations if r.method is Method.MAX_CUBE)
+    assert cube.confidence >= 0.9  # gpt5-nano k=4 is far cheaper than anything else
+    legacy = run_sweep(make_sweep(models, [PAPER_SCENARIOS["balanced"]], 300, seed=42, mode=Mode.LEGACY))
+    assert all(r.confidence is None for r in legacy.recommendations)

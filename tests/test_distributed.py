@@ -62,6 +62,9 @@ trials: 65536
 seed: 11
 """
 SLOW_SHARD_BLOCKS = 16
+# A shard of 2 * SLOW_SHARD_BLOCKS blocks of this sweep takes about 1-1.5 s: long enough for Redis
+# to be stopped while it runs, short enough to end before Redis is back.
+SLOWER = SLOW.replace("k_max: 256", "k_max: 384")
 
 FAST_RETRIES = {"INFSCALE_SHARD_RETRIES": "2", "INFSCALE_RETRY_BACKOFF": "1"}
 SHORT_VISIBILITY = {"INFSCALE_VISIBILITY_TIMEOUT": "4"}  # redelivery after 4-5 s
@@ -232,11 +235,11 @@ def test_adaptive_trials_on_workers_give_the_local_result(tmp_path, redis_server
     """`trials: auto`: the clear decision's simulation stops after its first round of 8 blocks,
     the near-tie's is sent round after round (by the reduces) up to max_trials; every number,
     trial count and stop reason equals the local run's."""
+    from infscale.readers.stored_specs import model_to_dict
     from tests.test_adaptive import CAP, CLEAR, COIN, scenario
 
     fields = [f for f in MODEL_FIELDS if f != "litellm_key"]
-    models = {m.key: {f: getattr(m, f).value if f == "accuracy_model" else getattr(m, f) for f in fields}
-              for m in (CLEAR, COIN)}
+    models = {m.key: {f: v for f, v in model_to_dict(m).items() if f in fields} for m in (CLEAR, COIN)}
     del models["clear"]["alpha"], models["clear"]["beta"]
     catalog = write_sweep(tmp_path, yaml.safe_dump({"models": models}), "catalog.yaml")
     s = scenario()
@@ -306,8 +309,11 @@ def test_redis_restarted_mid_run(tmp_path, redis_server, start_worker, sqlite_ur
     # Two shards per group: Redis goes down while the second one, the group's last, is computed,
     # so the shard that completes the group cannot send its reduce.
     worker = start_worker(sqlite_url, env=SHORT_VISIBILITY)
-    store, sweep_id = submitted(tmp_path, SLOW, sqlite_url, redis_server.url, 2 * SLOW_SHARD_BLOCKS)
+    store, sweep_id = submitted(tmp_path, SLOWER, sqlite_url, redis_server.url, 2 * SLOW_SHARD_BLOCKS)
     first_partial_stored(store, sweep_id)
+    # The worker takes its next message only once the first is acknowledged: stop Redis when
+    # that second shard is in hand, not before (it would then run only after the restart).
+    wait_for(lambda: len(task_ids(worker.log(), "received")) >= 2, 30, "the second shard to be received")
     redis_server.stop()
     time.sleep(2.5)
     redis_server.start()  # same port and directory: the append-only file brings the queue back
@@ -315,7 +321,7 @@ def test_redis_restarted_mid_run(tmp_path, redis_server, start_worker, sqlite_ur
     log = worker.log()
     assert "Connection to broker lost" in log
     assert "reduced here: broker unreachable" in log
-    assert_identical(store, sweep_id, reference(SLOW))
+    assert_identical(store, sweep_id, reference(SLOWER))
 
 
 def test_shard_that_always_raises_fails_the_sweep(tmp_path, redis_server, start_worker, sqlite_url, capsys):

@@ -1,4 +1,5 @@
-"""The exact 3-D Pareto frontier (engine/frontier.py) against a brute-force O(n^2) filter."""
+"""The exact 3-D Pareto frontier (engine/frontier.py) against a brute-force O(n^2) filter, and
+the prefix-maximum frontier against the general method wherever cost and time rise."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infscale.engine.frontier import pareto_mask
+from infscale.engine.frontier import general_pareto_mask, pareto_mask, prefix_max_mask
+from tests.engine_fixtures import PAPER_MODELS, WIDE, make_scenario, run_one
 
 
 def brute_force_front(cost: np.ndarray, time: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
@@ -60,3 +62,46 @@ def test_duplicates_of_a_front_point_all_stay_on_the_front() -> None:
 def test_empty_and_single_point() -> None:
     assert pareto_mask(np.array([]), np.array([]), np.array([])).size == 0
     assert pareto_mask(np.array([3.0]), np.array([2.0]), np.array([0.5])).tolist() == [True]
+
+
+# Points in the order of k with strictly rising cost and time (positive steps), any accuracy.
+step = st.floats(1e-6, 1e3, allow_nan=False)
+rising_points = st.integers(0, 40).flatmap(
+    lambda n: st.tuples(
+        st.lists(step, min_size=n, max_size=n),
+        st.lists(step, min_size=n, max_size=n),
+        st.lists(coordinate, min_size=n, max_size=n),
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rising_points)
+def test_prefix_maximum_equals_the_general_method_when_cost_and_time_rise(pts) -> None:
+    cost_steps, time_steps, accuracy = (np.array(x, dtype=np.float64) for x in pts)
+    cost, time = np.cumsum(cost_steps), np.cumsum(time_steps)
+    if not (np.all(np.diff(cost) > 0) and np.all(np.diff(time) > 0)):
+        return  # steps lost to rounding: the precondition does not hold
+    general = general_pareto_mask(cost, time, accuracy)
+    assert np.array_equal(prefix_max_mask(accuracy), general)
+    assert np.array_equal(pareto_mask(cost, time, accuracy), general)
+
+
+def test_a_point_whose_cost_falls_is_judged_by_the_general_method() -> None:
+    # k order with cost and time falling at the third point: it dominates the second although
+    # it comes later, which a prefix maximum would miss.
+    cost = np.array([1.0, 2.0, 1.5])
+    time = np.array([1.0, 2.0, 1.8])
+    accuracy = np.array([0.5, 0.7, 0.8])
+    assert prefix_max_mask(accuracy).tolist() == [True, True, True]
+    assert pareto_mask(cost, time, accuracy).tolist() == [True, False, True]
+    assert pareto_mask(cost, time, accuracy).tolist() == brute_force_front(cost, time, accuracy).tolist()
+
+
+def test_simulated_curves_take_the_prefix_maximum_and_agree_with_the_general_method() -> None:
+    for model in (PAPER_MODELS["gpt5"], WIDE):
+        run = run_one(model, make_scenario(k_max=64, parallelism=2), trials=2048, seed=3)
+        c, t, a = run.curves.cost.mean, run.curves.time.mean, run.curves.accuracy.mean
+        assert np.all(np.diff(c) > 0) and np.all(np.diff(t) > 0)
+        assert np.array_equal(pareto_mask(c, t, a), general_pareto_mask(c, t, a))
+        assert np.array_equal(prefix_max_mask(a), brute_force_front(c, t, a))

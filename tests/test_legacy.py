@@ -8,7 +8,8 @@ import pytest
 
 from infscale.engine import exact
 from infscale.engine.legacy import legacy_trials
-from infscale.engine.selection import KneeVariant, Method, knee_position
+from infscale.engine.selection import Method, knee_position
+from infscale.engine.specs import Knee
 from infscale.engine.specs import KGrid, Mode, ModelSpec
 from tests.engine_fixtures import (
     PAPER_MODELS,
@@ -88,7 +89,7 @@ def test_legacy_sweep_uses_the_2d_knee(legacy_run) -> None:
         curves.time.mean[front] / scenario.max_total_time,
         curves.accuracy.mean[front],
     ))
-    pos = knee_position(points, KneeVariant.LEGACY_2D)
+    pos = knee_position(points, Knee.CURVATURE_2D)
     knee = decision.choice(Method.KNEE)
     assert knee.k == (None if pos is None else int(curves.k[front[pos]]))
 

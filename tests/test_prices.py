@@ -263,13 +263,20 @@ def test_litellm_sample_imports_the_mapped_models_and_reports_the_rest(tmp_path:
     url = f"sqlite:///{tmp_path / 'p.db'}"
     document = cli_json("prices", "import", str(SAMPLE), "--catalog", str(LITELLM_CATALOG), "--db", url)
     assert document["format"] == "litellm"
-    assert document["changed"] == ["gpt5", "gpt5-mini", "gpt5-nano", "nvidia-nemotron-nano-9b-v2", "qwen3-30b-a3b"]
-    assert document["no_token_price"] == ["dashscope/qwen3-max"]  # tiered prices only: skipped, reported
+    assert document["changed"] == [  # in the file's order
+        "qwen3-max", "gpt5", "gpt5-mini", "gpt5-nano", "nvidia-nemotron-nano-9b-v2", "qwen3-30b-a3b",
+    ]
+    # Tiered prices only: priced from the tier that starts at 0 tokens, and said so.
+    assert document["no_token_price"] == [] and document["first_tier"] == ["dashscope/qwen3-max"]
     assert document["ignored"] == [
         "sample_spec", "claude-sonnet-4-5", "standard/1024-x-1024/dall-e-3", "text-embedding-3-small", "whisper-1",
     ]
-    assert document["unpriced"] == ["nvidia-nemotron-ultra-253b", "nvidia-nemotron-h-47b", "qwen3-max",
-                                    "qwen3-next-80b-a3b"]
+    assert document["unpriced"] == ["nvidia-nemotron-ultra-253b", "nvidia-nemotron-h-47b", "qwen3-next-80b-a3b"]
+    # Each key the file lacks is named, with the file's nearest names (none close in this small sample).
+    assert [m["litellm_key"] for m in document["missing_keys"]] == [
+        "nvidia_nim/nvidia/llama-3.1-nemotron-ultra-253b-v1", "nvidia_nim/nvidia/nemotron-h-47b-reasoning-128k",
+        "openrouter/qwen/qwen3-next-80b-a3b-instruct",
+    ]
     sample = json.loads(SAMPLE.read_text())
     with SqlStore(url) as store:
         prices = store.prices()
@@ -277,9 +284,10 @@ def test_litellm_sample_imports_the_mapped_models_and_reports_the_rest(tmp_path:
         assert prices["qwen3-30b-a3b"].prices.c_out == sample["openrouter/qwen/qwen3-30b-a3b"]["output_cost_per_token"]
         assert prices["gpt5"].prices.t_in is None  # LiteLLM says nothing about speed
     again = cli_json("prices", "import", str(SAMPLE), "--catalog", str(LITELLM_CATALOG), "--db", url)
-    assert again["changed"] == [] and len(again["unchanged"]) == 5
+    assert again["changed"] == [] and len(again["unchanged"]) == 6
     code, text, _ = cli("prices", "import", str(SAMPLE), "--catalog", str(LITELLM_CATALOG), "--db", url)
-    assert code == 0 and "skipped, no per-token price (1): dashscope/qwen3-max" in text
+    assert code == 0 and "priced from the first tier of their tiered_pricing: dashscope/qwen3-max" in text
+    assert "qwen3-next-80b-a3b: looked for 'openrouter/qwen/qwen3-next-80b-a3b-instruct', not in the file; near: " in text
     assert "names no model maps to, ignored (5)" in text
     listed = cli_json("prices", "list", "--db", url)["prices"]
     assert [p["model"] for p in listed] == sorted(document["changed"])
@@ -301,7 +309,7 @@ def test_times_a_litellm_file_leaves_open_carry_over_from_the_catalog_version(tm
     cli_json("prices", "import", str(catalog), "--db", url)
     document = cli_json("prices", "import", str(SAMPLE), "--catalog", str(LITELLM_CATALOG), "--db", url)
     assert "gpt5" in document["unchanged"]  # same $ per token; the catalog's times are kept
-    assert document["changed"] == ["nvidia-nemotron-nano-9b-v2", "qwen3-30b-a3b"]
+    assert document["changed"] == ["qwen3-max", "nvidia-nemotron-nano-9b-v2", "qwen3-30b-a3b"]
     with SqlStore(url) as store:
         nano = store.prices()["nvidia-nemotron-nano-9b-v2"].prices
         assert (nano.c_in, nano.t_in) == (4e-08, PAPER_MODELS["nvidia-nemotron-nano-9b-v2"]["t_in"])

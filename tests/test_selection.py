@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infscale.engine.selection import KneeVariant, Method, Status, decide, knee_position, recommend
+from infscale.engine.selection import Method, Status, decide, knee_position, recommend
+from infscale.engine.specs import Knee
 from tests.engine_fixtures import make_curves, make_scenario
 
 UNIT = make_scenario(max_total_cost=1.0, max_total_time=1.0, min_accuracy=0.0, k_max=5)
@@ -30,7 +31,7 @@ KNEE_CURVES = make_curves(
 )
 
 
-def choice_k(curves, scenario=UNIT, method: Method = Method.KNEE, knee: KneeVariant = KneeVariant.CURVATURE_3D):
+def choice_k(curves, scenario=UNIT, method: Method = Method.KNEE, knee: Knee = Knee.CURVATURE):
     return decide(curves, scenario, knee).choice(method).k
 
 
@@ -72,15 +73,15 @@ def test_knee_is_the_point_of_maximum_3d_curvature() -> None:
 
 
 def test_legacy_2d_knee_differs_from_the_3d_knee() -> None:
-    assert choice_k(KNEE_CURVES, knee=KneeVariant.LEGACY_2D) == 4
-    assert choice_k(KNEE_CURVES, knee=KneeVariant.CURVATURE_3D) == 3
+    assert choice_k(KNEE_CURVES, knee=Knee.CURVATURE_2D) == 4
+    assert choice_k(KNEE_CURVES, knee=Knee.CURVATURE) == 3
 
 
 def test_knee_position_on_raw_points() -> None:
     points = np.column_stack((KNEE_CURVES.cost.mean, KNEE_CURVES.time.mean, KNEE_CURVES.accuracy.mean))
-    assert knee_position(points, KneeVariant.CURVATURE_3D) == 2
-    assert knee_position(points, KneeVariant.LEGACY_2D) == 3
-    assert knee_position(points[:2], KneeVariant.CURVATURE_3D) is None
+    assert knee_position(points, Knee.CURVATURE) == 2
+    assert knee_position(points, Knee.CURVATURE_2D) == 3
+    assert knee_position(points[:2], Knee.CURVATURE) is None
 
 
 @pytest.mark.parametrize(
@@ -156,10 +157,10 @@ def test_infeasible_when_no_single_k_meets_all_three() -> None:
     assert not reason.rstrip().endswith("but")
 
 
-def test_no_knee_when_the_frontier_has_fewer_than_three_points() -> None:
+def test_no_curvature_knee_when_the_frontier_has_fewer_than_three_points() -> None:
     # Four feasible k, but k = 3 and 4 are dominated by k = 2 (no more accurate, dearer).
     curves = make_curves([1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], [0.7, 0.9, 0.9, 0.9])
-    decision = decide(curves, UNIT)
+    decision = decide(curves, UNIT, Knee.CURVATURE)
     assert decision.feasible.all() and decision.frontier.tolist() == [True, True, False, False]
     knee = decision.choice(Method.KNEE)
     assert knee.status is Status.NO_KNEE and knee.k is None and "2 point" in knee.reason
@@ -223,10 +224,10 @@ def test_recommend_knee_follows_the_joint_frontier_in_cost_order() -> None:
     runs = [(name, c, decide(c, UNIT)) for name, c in (("x", x), ("y", y))]
     picks = {
         variant: next(r for r in recommend(UNIT, runs, variant) if r.method is Method.KNEE)
-        for variant in KneeVariant
+        for variant in (Knee.CURVATURE, Knee.CURVATURE_2D)
     }
-    assert (picks[KneeVariant.CURVATURE_3D].model, picks[KneeVariant.CURVATURE_3D].k) == ("x", 2)
-    assert (picks[KneeVariant.LEGACY_2D].model, picks[KneeVariant.LEGACY_2D].k) == ("y", 2)
+    assert (picks[Knee.CURVATURE].model, picks[Knee.CURVATURE].k) == ("x", 2)
+    assert (picks[Knee.CURVATURE_2D].model, picks[Knee.CURVATURE_2D].k) == ("y", 2)
 
 
 def test_recommend_infeasible_names_every_model() -> None:
@@ -236,3 +237,24 @@ def test_recommend_infeasible_names_every_model() -> None:
     for rec in recommend(scenario, runs):
         assert rec.status is Status.INFEASIBLE and rec.model is None and rec.k is None
         assert "m1:" in rec.reason and "m2:" in rec.reason and "min_accuracy 0.99" in rec.reason
+
+
+def test_chord_knee_is_the_point_farthest_above_the_chord_from_the_scenario_corner() -> None:
+    """(0, 0, min_accuracy) to the maximal-accuracy pick k = 4; distances by hand: k = 2 is
+    farthest above; k = 5 (past the pick, within the tolerance) does not count."""
+    scenario = make_scenario(max_total_cost=1.0, max_total_time=1.0, min_accuracy=0.5, k_max=5, accuracy_tolerance=0.001)
+    curves = make_curves([1, 2, 3, 4, 5], [0.1, 0.2, 0.3, 0.4, 0.9], [0.1, 0.2, 0.3, 0.4, 0.9],
+                         [0.80, 0.95, 0.97, 0.99, 0.9905])
+    decision = decide(curves, scenario)
+    assert decision.choice(Method.MAX_ACCURACY).k == 4
+    p = np.column_stack(([0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], [0.80, 0.95, 0.97, 0.99]))
+    u = (p[-1] - [0, 0, 0.5]) / np.linalg.norm(p[-1] - [0, 0, 0.5])
+    off = p - [0, 0, 0.5]
+    dist = np.linalg.norm(off - np.outer(off @ u, u), axis=1)
+    assert decision.choice(Method.KNEE).k == 1 + int(np.argmax(dist)) == 2
+
+
+def test_no_chord_knee_when_nothing_bulges_above_the_chord() -> None:
+    convex = make_curves([1, 2, 3], [0.1, 0.2, 0.3], [0.1, 0.2, 0.3], [0.80, 0.81, 0.99])
+    knee = decide(convex, make_scenario(max_total_cost=1.0, max_total_time=1.0, min_accuracy=0.79, k_max=3)).choice(Method.KNEE)
+    assert knee.status is Status.NO_KNEE and "above the chord" in knee.reason

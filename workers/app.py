@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_init
 
 from infscale.engine.errors import InfscaleError
 from infscale import config
@@ -108,3 +109,13 @@ def make_app(broker: str | None = None) -> Celery:
 
 
 app = make_app()
+
+
+@worker_init.connect
+def _load_kernel(**_: Any) -> None:
+    """In the worker's main process, before its pool forks: every pool process inherits the
+    compiled kernel instead of loading it (0.5-2 s) inside its first shard, which with a short
+    visibility timeout could push that shard past its time limit."""
+    from infscale.engine import fused
+
+    fused.load()

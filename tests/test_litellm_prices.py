@@ -1,0 +1,121 @@
+"""A catalog model priced by its LiteLLM key (`litellm_key` instead of c_in, c_out).
+
+- The catalog loads without prices; a run prices it from the price history (the version in
+  force for the model) and refuses, in one line naming the model and the key, while no price
+  is known.
+- `prices import` says which key it looked for and suggests near matches from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import yaml
+
+from infscale.engine.errors import SpecError
+from infscale.engine.prices import Prices, price_sweep
+from infscale.engine.specs import catalog_from_mapping
+from tests.engine_fixtures import make_scenario, make_sweep
+
+ENTRY = dict(
+    name="GPT-4o", t_in=1e-4, t_out=1e-2, mu_Lin=800, sigma_Lin=100, mu_Lout=300, sigma_Lout=50,
+    acc_mean=0.8, acc_std=0.1,
+)
+
+
+def test_a_keyed_model_loads_without_prices_and_is_priced_from_the_history() -> None:
+    (model,) = catalog_from_mapping({"models": {"gpt4o": {**ENTRY, "litellm_key": "gpt-4o"}}}, "cat.yaml").values()
+    assert model.c_in is None and model.c_out is None and model.litellm_key == "gpt-4o"
+    sweep = make_sweep([model], [make_scenario()], 10)
+    with pytest.raises(SpecError) as info:
+        price_sweep(sweep, {})
+    assert str(info.value) == (
+        "test: models.gpt4o: no price known for litellm_key 'gpt-4o': import a price map first "
+        "(infscale prices import model_prices_and_context_window.json --catalog CATALOG)"
+    ).replace("test: ", f"{sweep.source}: ")
+    priced = price_sweep(sweep, {"gpt4o": Prices(2.5e-6, 1e-5)})
+    assert (priced.models[0].c_in, priced.models[0].c_out) == (2.5e-6, 1e-5)
+    assert priced.models[0].t_in == 1e-4  # a price map without times keeps the catalog's
+
+
+def test_prices_of_its_own_win_and_half_a_price_is_an_error() -> None:
+    (model,) = catalog_from_mapping(
+        {"models": {"m": {**ENTRY, "litellm_key": "gpt-4o", "c_in": 1e-6, "c_out": 2e-6}}}, "cat.yaml"
+    ).values()
+    sweep = make_sweep([model], [make_scenario()], 10)
+    assert price_sweep(sweep, {"m": Prices(9.0, 9.0)}) == sweep
+    with pytest.raises(SpecError, match=r"cat.yaml: models.m.c_out: is required"):
+        catalog_from_mapping({"models": {"m": {**ENTRY, "litellm_key": "gpt-4o", "c_in": 1e-6}}}, "cat.yaml")
+    with pytest.raises(SpecError, match=r"cat.yaml: models.m.c_in: is required"):
+        catalog_from_mapping({"models": {"m": ENTRY}}, "cat.yaml")
+
+
+# --- through the CLI -------------------------------------------------------------------------
+
+CATALOG = """\
+models:
+  gpt5-keyed:
+    name: GPT-5 priced by LiteLLM
+    litellm_key: gpt-5
+    t_in: 0.0001
+    t_out: 0.005
+    mu_Lin: 1000
+    sigma_Lin: 200
+    mu_Lout: 500
+    sigma_Lout: 100
+    acc_mean: 0.9
+    acc_std: 0.05
+  typo:
+    name: a key LiteLLM does not have
+    litellm_key: GPT-5-nanno
+    c_in: 1.0e-07
+    c_out: 1.0e-06
+    t_in: 0.0001
+    t_out: 0.005
+    mu_Lin: 1000
+    sigma_Lin: 200
+    mu_Lout: 500
+    sigma_Lout: 100
+    acc_mean: 0.9
+    acc_std: 0.05
+"""
+SWEEP = """\
+name: keyed
+catalog: catalog.yaml
+models: [gpt5-keyed]
+scenarios: [{name: s, max_total_cost: 1, max_total_time: 100, min_accuracy: 0.5, k_max: 8, parallelism: 2}]
+mode: exact
+"""
+
+
+def test_run_refuses_until_a_price_map_is_imported_then_uses_its_prices(tmp_path) -> None:
+    from infscale.engine.exact import expected_cost
+    from tests.test_prices import SAMPLE, cli, cli_json
+
+    (tmp_path / "catalog.yaml").write_text(CATALOG)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(SWEEP)
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    code, out, err = cli("run", str(sweep), "--db", url)
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert err == (
+        f"infscale: error: {sweep}: models.gpt5-keyed: no price known for litellm_key 'gpt-5': import a price map "
+        "first (infscale prices import model_prices_and_context_window.json --catalog CATALOG)\n"
+    )
+    assert "no finished sweep" in cli("results", "--db", url)[2]  # nothing was stored
+
+    imported = cli_json("prices", "import", str(SAMPLE), "--catalog", str(tmp_path / "catalog.yaml"), "--db", url)
+    assert imported["changed"] == ["gpt5-keyed"]
+    [typo] = imported["missing_keys"]
+    assert typo["model"] == "typo" and typo["litellm_key"] == "GPT-5-nanno" and typo["near"][0] == "gpt-5-nano"
+    code, text, _ = cli("prices", "import", str(SAMPLE), "--catalog", str(tmp_path / "catalog.yaml"), "--db", url)
+    assert "typo: looked for 'GPT-5-nanno', not in the file; near: 'gpt-5-nano'" in text
+
+    doc = cli_json("run", str(sweep), "--db", url)
+    sample = json.loads(SAMPLE.read_text())["gpt-5"]
+    model = catalog_from_mapping(yaml.safe_load(CATALOG), "c")["gpt5-keyed"]
+    priced = dataclasses.replace(model, c_in=sample["input_cost_per_token"], c_out=sample["output_cost_per_token"])
+    cube = next(r for r in doc["results"] if r["method"] == "max_cube")
+    assert cube["total_cost"] == pytest.approx(expected_cost(priced, cube["k"]), rel=1e-9)
