@@ -1,4 +1,5 @@
-"""`infscale fit`: catalog entries fitted from eval logs."""
+"""`infscale fit` (catalog entries fitted from eval logs) and `infscale fit-accuracy` (the
+difficulty Beta(alpha, beta) from per-problem counts or measured pass rates)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from infscale.cli.helptext import example
 from infscale.engine.errors import InfscaleError
 
 FIT_DESCRIPTION = """\
@@ -29,8 +31,8 @@ Prices never come from an eval log: give --c-in and --c-out for a catalog ready 
 def add_fit(sub: Any) -> None:
     p = sub.add_parser(
         "fit", help="fit catalog entries (difficulty, lengths, times) from eval logs",
-        description=FIT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example: infscale fit evals.jsonl --c-in 1.25e-6 --c-out 1e-5 -o catalog.yaml",
+        description=FIT_DESCRIPTION,
+        epilog=example("infscale fit examples/eval-log.jsonl --c-in 1.25e-6 --c-out 1e-5 -o fitted-catalog.yaml"),
     )
     p.add_argument("logs", nargs="+", metavar="LOG", help="eval log files (.jsonl, .csv, .eval, .json)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the catalog YAML here (default: print it)")
@@ -108,4 +110,45 @@ def _write_atomically(path: Path, text: str) -> None:
         raise InfscaleError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
-REGISTRY = [add_fit]
+def add_fit_accuracy(sub: Any) -> None:
+    p = sub.add_parser(
+        "fit-accuracy", help="fit the difficulty Beta(alpha, beta) of pass@k to per-problem counts or pass rates",
+        description="Fit the query difficulty p ~ Beta(alpha, beta) of the pass_at_k and majority_vote accuracy "
+        "models. Best: rows problem,n,c (per problem its samples and correct ones, as eval harnesses report "
+        "them), fitted by beta-binomial maximum likelihood with standard errors and a goodness-of-fit test. "
+        "Or rows k,pass_rate (a header is optional), e.g. pass@1, pass@4, pass@16: least squares on the exact "
+        "pass@k = 1 - B(alpha, beta + k) / B(alpha, beta); rates that fall as k grows are refused; a third "
+        "column n (the queries each rate was measured on) gives standard errors and tests the residuals "
+        "against their sampling error. Prints YAML to paste into a model's catalog entry, with the fit as "
+        "comments.",
+        epilog=example("printf 'k,pass_rate\\n1,0.42\\n4,0.63\\n16,0.78\\n' > evals.csv && infscale fit-accuracy evals.csv"),
+    )
+    p.add_argument("file", metavar="FILE.csv", help="rows problem,n,c or k,pass_rate[,n]")
+    p.add_argument("--json", action="store_true", help="print the fit as JSON")
+    p.set_defaults(handler=cmd_fit_accuracy)
+
+
+def cmd_fit_accuracy(args: argparse.Namespace) -> int:
+    from infscale.cli.main import print_json
+    from infscale.engine.beta_binomial import fit_beta_binomial
+    from infscale.engine.difficulty_fit import check_monotone, fit_beta
+    from infscale.engine.model_fit import MIN_QUERIES
+    from infscale.readers.pass_rates import ProblemCounts, load_accuracy_rows
+    from infscale.reports.fitting import counts_fit_document, counts_fit_text, pass_rate_fit_document, pass_rate_fit_text
+
+    rows = load_accuracy_rows(args.file)
+    if isinstance(rows, ProblemCounts):
+        if len(rows.problems) < MIN_QUERIES:
+            raise InfscaleError(
+                f"{args.file}: {len(rows.problems)} problem rows; fitting the difficulty needs at least {MIN_QUERIES}"
+            )
+        fit = fit_beta_binomial(rows.n, rows.c, args.file)
+        print_json(counts_fit_document(fit)) if args.json else print(counts_fit_text(fit, args.file), end="")
+        return 0
+    check_monotone(rows, args.file)
+    fit = fit_beta(rows, args.file)
+    print_json(pass_rate_fit_document(fit)) if args.json else print(pass_rate_fit_text(fit, args.file), end="")
+    return 0
+
+
+REGISTRY = [add_fit, add_fit_accuracy]

@@ -19,8 +19,6 @@ more). Per-query counts (problem, n, c) are better still: engine.beta_binomial.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
@@ -75,26 +73,6 @@ class BetaFit:
     @property
     def rms_residual(self) -> float:
         return math.sqrt(sum(r * r for r in self.residuals) / len(self.rows))
-
-
-def parse_pass_rates(text: str, source: str) -> tuple[PassRate, ...]:
-    """Rows `k,pass_rate` of a CSV text (a header row with those names, blank lines and lines
-    starting with '#' are allowed). At least two different k are needed for two parameters."""
-    rows: list[PassRate] = []
-    for number, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
-        cells = [f.strip() for f in fields]
-        if not any(cells) or cells[0].startswith("#"):
-            continue
-        if not rows and [c.lower() for c in cells] == ["k", "pass_rate"]:
-            continue
-        rows.append(_row(cells, source, number))
-    distinct = {r.k for r in rows}
-    if len(distinct) < 2:
-        raise SpecError(
-            source, "", f"too few rows: {len(rows)} row(s) with {len(distinct)} different k; "
-            "fitting alpha and beta needs rows k,pass_rate for at least 2 different k",
-        )
-    return tuple(rows)
 
 
 def fit_beta(rows: Sequence[PassRate], source: str = "<rows>") -> BetaFit:
@@ -279,22 +257,3 @@ def _alpha_beta(x: np.ndarray) -> tuple[float, float]:
     mean = 1.0 / (1.0 + math.exp(-x[0]))
     concentration = math.exp(x[1])
     return mean * concentration, (1.0 - mean) * concentration
-
-
-def _row(cells: list[str], source: str, number: int) -> PassRate:
-    where = f"row {number}"
-    if len(cells) != 2:
-        raise SpecError(source, where, f"expected 2 values k,pass_rate, got {len(cells)}: {','.join(cells)!r}")
-    try:
-        k = int(cells[0])
-    except ValueError:
-        raise SpecError(source, where, f"k must be an integer >= 1, got {cells[0]!r}") from None
-    if k < 1:
-        raise SpecError(source, where, f"k must be an integer >= 1, got {k}")
-    try:
-        rate = float(cells[1])
-    except ValueError:
-        raise SpecError(source, where, f"pass_rate must be a number in [0, 1], got {cells[1]!r}") from None
-    if not (math.isfinite(rate) and 0.0 <= rate <= 1.0):
-        raise SpecError(source, where, f"pass_rate must be a number in [0, 1], got {cells[1]}")
-    return PassRate(k, rate, number)
