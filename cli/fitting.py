@@ -24,7 +24,8 @@ Logs: per-sample JSONL or CSV rows with columns query (required), correct (0/1, 
 score (in [0, 1]), input_tokens, output_tokens, latency_s, model (each optional: what is
 missing is not fitted, and said); inspect-ai logs (.eval, .json; needs the 'inspect' extra);
 lm-evaluation-harness --log_samples files (samples_<task>_<date>.jsonl; correctness only).
-Prices never come from an eval log: give --c-in and --c-out for a catalog ready for a sweep.
+Prices never come from an eval log: give --c-in and --c-out, or --litellm-key (priced from the
+price history at run time), for a catalog ready for a sweep.
 """
 
 
@@ -41,6 +42,8 @@ def add_fit(sub: Any) -> None:
     p.add_argument("--scorer", metavar="NAME", help="inspect-ai: the scorer; lm-eval: the metric as metric,filter")
     p.add_argument("--c-in", type=_price, metavar="USD", help="$ per input token for every fitted model")
     p.add_argument("--c-out", type=_price, metavar="USD", help="$ per output token for every fitted model")
+    p.add_argument("--litellm-key", metavar="NAME",
+                   help="price the fitted model from the price history by this LiteLLM name instead (see prices import)")
     p.set_defaults(handler=cmd_fit)
 
 
@@ -53,8 +56,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     if (args.c_in is None) != (args.c_out is None):
         raise InfscaleError("fit: give both --c-in and --c-out, or neither")
+    if args.litellm_key is not None and args.c_in is not None:
+        raise InfscaleError("fit: give --c-in and --c-out, or --litellm-key, not both")
     logs = read_eval_logs(args.logs, model=args.model, scorer=args.scorer)
-    fits = [_with_prices(fit_model(log), args.c_in, args.c_out) for log in logs.values()]
+    prices = {"c_in": args.c_in, "c_out": args.c_out} if args.c_in is not None else {}
+    if args.litellm_key is not None:
+        prices = {"litellm_key": args.litellm_key}
+    fits = [_with_prices(fit_model(log), prices) for log in logs.values()]
     complete = [fit for fit in fits if not fit.missing]
     if complete:  # what we write must load as a catalog
         catalog_from_mapping({"models": {fit.key: dict(fit.entry) for fit in complete}}, "<fitted catalog>")
@@ -73,20 +81,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_prices(fit: Any, c_in: float | None, c_out: float | None) -> Any:
-    """The fit with the given prices in its entry (prices never come from a log)."""
-    if c_in is None:
+def _with_prices(fit: Any, prices: dict[str, Any]) -> Any:
+    """The fit with the given prices (c_in and c_out, or a litellm_key) in its entry: prices
+    never come from a log."""
+    if not prices:
         return fit
     from dataclasses import replace
 
     from infscale.engine.model_fit import CATALOG_ORDER, PRICE_KEYS
 
-    entry = dict(fit.entry, c_in=c_in, c_out=c_out)
+    entry = dict(fit.entry, **prices)
     missing = tuple(k for k in fit.missing if k not in PRICE_KEYS)
     warnings = tuple(w for w in fit.warnings if not w.startswith("a sweep still needs"))
     if missing:
         warnings += (f"a sweep still needs: {', '.join(missing)}",)
-    return replace(fit, entry={k: entry[k] for k in CATALOG_ORDER if k in entry}, missing=missing, warnings=warnings)
+    order = ("litellm_key", *CATALOG_ORDER)
+    return replace(fit, entry={k: entry[k] for k in order if k in entry}, missing=missing, warnings=warnings)
 
 
 def _price(text: str) -> float:
