@@ -103,7 +103,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.csv:
         print(to_csv(columns_of(choices)), end="")
     elif args.json:
-        print_json({"sweep": sweep_id, "status": status, **results_document(sweep_id, choices, recs)})
+        print_json(results_document(sweep_id, choices, recs, status))
     else:
         spec = store.sweep_spec(sweep_id)
         print(f"sweep {sweep_id} {spec.name!r}: {trials_text(spec)}, seed {spec.seed}, {spec.mode.value} mode"

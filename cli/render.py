@@ -8,10 +8,13 @@ from infscale.reports.series import METHOD_ORDER, json_float
 from infscale.reports.tables import chosen_by_k, curves_columns
 
 
-def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Sequence[Any]) -> dict[str, Any]:
-    """The `--json` contract of `run` and `results`."""
+def results_document(sweep_id: int, choices: Sequence[Any], recommendations: Sequence[Any],
+                     status: str = "done") -> dict[str, Any]:
+    """The `--json` contract of `run` and `results` (`status`: the sweep's; only `results` can
+    show one that has not finished)."""
     return {
         "sweep": sweep_id,
+        "status": status,
         "results": [
             {
                 "model": c.model, "scenario": c.scenario, "method": c.method, "status": c.status,

@@ -135,7 +135,7 @@ def test_run_json_contract_and_queries(tmp_path, capsys):
     code, out, err = run_cli(capsys, "run", str(sweep), "--db", db, "--json", "--workers", "2")
     assert code == 0, err
     doc = json.loads(out)
-    assert set(doc) == {"sweep", "results", "recommendations"}
+    assert set(doc) == {"sweep", "status", "results", "recommendations"} and doc["status"] == "done"
     assert len(doc["results"]) == 3 * 2 * 4
     keys = {"model", "scenario", "method", "status", "k", "total_cost", "total_time", "accuracy", "reason"}
     for row in doc["results"]:
