@@ -231,46 +231,6 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_fit_accuracy(sub: Any) -> None:
-    p = sub.add_parser(
-        "fit-accuracy", help="fit a pass@k accuracy model (alpha, beta) to observed pass rates",
-        description="Fit the query difficulty p ~ Beta(alpha, beta) of the pass_at_k and majority_vote "
-        "accuracy models to observed pass rates, e.g. a model's pass@1, pass@4 and pass@16 on an eval "
-        "set: least squares on the exact pass@k = 1 - B(alpha, beta + k) / B(alpha, beta). FILE.csv has "
-        "rows k,pass_rate (a header row k,pass_rate is optional). Prints YAML to paste into the model's "
-        "entry of a catalog, with the fit's residuals as comments.",
-        epilog=example("printf 'k,pass_rate\\n1,0.42\\n4,0.63\\n16,0.78\\n' > evals.csv && infscale fit-accuracy evals.csv"),
-    )
-    p.add_argument("file", metavar="FILE.csv", help="rows k,pass_rate (k >= 1, pass_rate in [0, 1])")
-    p.add_argument("--json", action="store_true", help="print {alpha, beta, rms_residual, rows} as JSON")
-    p.set_defaults(handler=cmd_fit_accuracy)
-
-
-def cmd_fit_accuracy(args: argparse.Namespace) -> int:
-    from infscale.engine.difficulty_fit import fit_beta
-    from infscale.readers.pass_rates import load_pass_rates
-
-    fit = fit_beta(load_pass_rates(args.file), args.file)
-    if args.json:
-        print_json({
-            "alpha": fit.alpha, "beta": fit.beta, "rms_residual": fit.rms_residual,
-            "rows": [
-                {"k": r.k, "observed": r.pass_rate, "fitted": f, "residual": e}
-                for r, f, e in zip(fit.rows, fit.fitted, fit.residuals)
-            ],
-        })
-        return 0
-    print(f"# infscale fit-accuracy {args.file}: {len(fit.rows)} rows, least squares on")
-    print("# pass@k = 1 - B(alpha, beta + k) / B(alpha, beta); paste into a model's catalog entry")
-    print("# (or use accuracy_model: majority_vote with the same alpha and beta)")
-    print("# residuals (observed - fitted):")
-    for r, f, e in zip(fit.rows, fit.fitted, fit.residuals):
-        print(f"#   k={r.k:<5} observed {r.pass_rate:.4f}  fitted {f:.4f}  residual {e:+.2e}")
-    print(f"# root mean square residual {fit.rms_residual:.2e}")
-    print("accuracy_model: pass_at_k")
-    print(f"alpha: {fit.alpha:.6g}")
-    print(f"beta: {fit.beta:.6g}")
-    return 0
 
 
 def _unfinished(store: Any, sweep_id: int, status: str) -> str | None:
@@ -283,4 +243,4 @@ def _unfinished(store: Any, sweep_id: int, status: str) -> str | None:
     return f"sweep {sweep_id} is {status}: {done} of {len(spec.models) * len(spec.scenarios)} runs done"
 
 
-REGISTRY = [add_run, add_results, add_curves, add_validate, add_catalog, add_fit_accuracy]
+REGISTRY = [add_run, add_results, add_curves, add_validate, add_catalog]

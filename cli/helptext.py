@@ -17,7 +17,7 @@ CODE_INDENT = "  "
 def example(*commands: str) -> str:
     """An epilog: `example:` followed by shell command lines, each kept verbatim by the formatter.
     Run them in order from the repository's directory."""
-    heading = "example:" if len(commands) == 1 else "examples (in order):"
+    heading = "example:" if len(commands) == 1 else "examples:"
     return "\n".join([heading, *(CODE_INDENT + c for c in commands)])
 
 
@@ -30,7 +30,9 @@ class HelpFormatter(argparse.HelpFormatter):
 
         def flush() -> None:
             if prose:
-                blocks.append(textwrap.fill(" ".join(prose), width, initial_indent=indent, subsequent_indent=indent))
+                # Never split a --flag-name at its hyphens: it could not be pasted.
+                blocks.append(textwrap.fill(" ".join(prose), width, initial_indent=indent, subsequent_indent=indent,
+                                            break_on_hyphens=False))
                 prose.clear()
 
         for line in text.splitlines():

@@ -28,7 +28,7 @@ def add_plot(sub: Any) -> None:
         epilog=example("infscale plot --model gpt5 --scenario balanced --out plots/",
                        "infscale plot --scenario balanced --out plots/ --dpi 200"),
     )
-    p.add_argument("--model", help="model key, e.g. gpt5 (omit for models.png of the whole scenario)")
+    p.add_argument("--model", help="model key, e.g. gpt5 (omit for the figures of every model under the scenario)")
     p.add_argument("--scenario", required=True, help="scenario name, e.g. balanced")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write into (created)")
     _add_source(p)

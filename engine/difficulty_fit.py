@@ -75,8 +75,6 @@ class BetaFit:
         return math.sqrt(sum(r * r for r in self.residuals) / len(self.rows))
 
 
-
-
 def fit_beta(rows: Sequence[PassRate], source: str = "<rows>") -> BetaFit:
     """Least-squares alpha, beta of the exact pass@k formula (module docstring)."""
     ks = [r.k for r in rows]

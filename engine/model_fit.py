@@ -105,7 +105,10 @@ def fit_model(log: EvalLog) -> ModelFit:
 
     missing_sorted = tuple(k for k in CATALOG_ORDER if k in missing)
     if missing_sorted:
-        prices = " (prices never come from an eval log: give c_in and c_out, e.g. infscale fit --c-in --c-out)" if "c_in" in missing else ""
+        prices = (
+            " (prices never come from an eval log: give c_in and c_out (fit --c-in --c-out) or a litellm_key "
+            "(fit --litellm-key))" if "c_in" in missing else ""
+        )
         warnings.append(f"a sweep still needs: {', '.join(missing_sorted)}{prices}")
     ordered = {k: entry[k] for k in CATALOG_ORDER if k in entry}
     return ModelFit(log.model, ordered, errors, gof, data, tuple(warnings), missing_sorted)

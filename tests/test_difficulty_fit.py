@@ -89,7 +89,8 @@ def test_printed_yaml_pastes_into_a_catalog_entry(tmp_path, capsys) -> None:
         ("1,0.3\n4,-0.1\n", "row 2", "pass_rate must be a number in [0, 1]"),
         ("1,0.3\n4,high\n", "row 2", "pass_rate must be a number in [0, 1]"),
         ("1,0.3\n4,nan\n", "row 2", "pass_rate must be a number in [0, 1]"),
-        ("1,0.3\n4,0.5,extra\n", "row 2", "expected 2 values"),
+        ("1,0.3\n4,0.5,extra\n", "row 2, n", "must be an integer >= 1"),
+        ("1,0.3\n4,0.5,100,extra\n", "row 2", "expected 2 values"),
         ("1\n4,0.5\n", "row 1", "expected 2 values"),
         ("k,pass_rate\n1,0.3\n", "too few rows", "at least 2 different k"),
         ("1,0.3\n1,0.31\n", "too few rows", "at least 2 different k"),
@@ -166,3 +167,48 @@ def test_published_humaneval_rows_are_rejected_as_one_difficulty_law(model: str)
     assert any("rejected at 1%" in w and "temperatures" in w for w in fit.warnings)
     without_n = fit_beta(published_rows(model, None))
     assert without_n.goodness_of_fit is None and without_n.alpha_se > 0 and "residual scatter" in without_n.notes[0]
+
+
+# --- the command on per-problem counts and on honest pass-rate rows ---------------------------
+
+
+def test_problem_counts_fit_by_beta_binomial_with_standard_errors(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(4)
+    n = np.full(300, 10)
+    c = rng.binomial(n, rng.beta(0.7, 1.9, size=300))
+    text = "problem,n,c\n" + "".join(f"p{i},{a},{b}\n" for i, (a, b) in enumerate(zip(n, c)))
+    path = write(tmp_path, "counts.csv", text)
+    code, out, err = run_cli(capsys, "fit-accuracy", str(path))
+    assert code == 0, err
+    assert "300 problems, 3000 samples, beta-binomial maximum likelihood" in out and "# goodness of fit: test pearson" in out
+    entry = "".join(f"    {line}\n" for line in out.splitlines())
+    (model,) = catalog_from_yaml(GOOD_CATALOG + entry, "cat.yaml").values()
+    code, out, err = run_cli(capsys, "fit-accuracy", str(path), "--json")
+    doc = json.loads(out)
+    assert doc["alpha"] == pytest.approx(model.alpha, rel=1e-5)
+    assert abs(doc["alpha"] - 0.7) < 4 * doc["standard_errors"]["alpha"]
+    assert abs(doc["beta"] - 1.9) < 4 * doc["standard_errors"]["beta"]
+    assert 0 <= doc["goodness_of_fit"]["p_value"] <= 1 and doc["problems"] == 300
+
+
+@pytest.mark.parametrize("text, where", [
+    ("problem,n,c\np1,4,5\n", "row 2, c: must be at most n = 4, got 5"),
+    ("problem,n,c\np1,0,0\n", "row 2, n: must be an integer >= 1, got 0"),
+    ("problem,n,c\np1,4\n", "row 2: expected 3 values problem,n,c"),
+    ("problem,n,c\n" + "".join(f"p{i},4,2\n" for i in range(5)), "5 problem rows; fitting the difficulty needs at least 10"),
+    ("k,pass_rate\n1,0.5\n2,0.2\n3,0.9\n", "row 3: pass_rate 0.2 at k=2 is below 0.5 at k=1 (row 2): pass@k cannot fall"),
+])
+def test_bad_counts_and_falling_rates_are_one_line(tmp_path, capsys, text: str, where: str) -> None:
+    path = write(tmp_path, "evals.csv", text)
+    code, out, err = run_cli(capsys, "fit-accuracy", str(path))
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith(f"infscale: error: {path}: {where}"), err
+
+
+def test_two_rows_and_rows_with_n_say_what_they_can(tmp_path, capsys) -> None:
+    code, out, _ = run_cli(capsys, "fit-accuracy", str(write(tmp_path, "two.csv", "k,pass_rate\n1,0.3\n8,0.6\n")))
+    assert code == 0 and "# note: two rows leave nothing to test" in out and "standard errors" not in out.split("# note")[0]
+    rows = "".join(f"{r.k},{r.pass_rate},164\n" for r in published_rows("codex-12b", None))
+    code, out, _ = run_cli(capsys, "fit-accuracy", str(write(tmp_path, "humaneval.csv", "k,pass_rate,n\n" + rows)))
+    assert code == 0 and "sampling error" in out and "# standard errors: alpha" in out
+    assert "# warning: the Beta difficulty is rejected at 1%" in out

@@ -224,6 +224,23 @@ def test_three_workers_and_another_shard_size_give_the_local_result(
     assert len(busy) >= 2, "the shards should have been shared between workers"
 
 
+BILLED = SMALL.replace("name: distributed-small", "name: distributed-billed").replace(
+    "trials: 3500", "  - {name: once, max_total_cost: 0.01, max_total_time: 30, min_accuracy: 0.85, k_max: 32, "
+    "parallelism: 4, input_billing: once}\ntrials: 3500",
+)
+
+
+def test_a_scenario_billing_the_prompt_once_gives_the_local_result(
+    tmp_path, redis_server, start_worker, sqlite_url, reference
+):
+    # input_billing splits the simulation group (its own key) and travels in the stored spec.
+    worker = start_worker(sqlite_url)
+    store, sweep_id = submitted(tmp_path, BILLED, sqlite_url, redis_server.url, shard_blocks=2)
+    assert len(store.progress(sweep_id)) == 6  # 2 models x (P4/k32 each, P4/k32 once, P1/k16)
+    assert_done(store, sweep_id, [worker])
+    assert_identical(store, sweep_id, reference(BILLED))
+
+
 def test_postgresql_gives_the_local_result(tmp_path, redis_server, start_worker, fresh_postgres_url, reference):
     worker = start_worker(fresh_postgres_url, concurrency=2, via_cli=True)  # `infscale worker`
     store, sweep_id = submitted(tmp_path, SMALL, fresh_postgres_url, redis_server.url, shard_blocks=1)

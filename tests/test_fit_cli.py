@@ -90,3 +90,14 @@ def test_bad_logs_are_one_line_exit_2_and_nothing_written(tmp_path, capsys, text
 def test_price_options_come_in_pairs(capsys, log_path) -> None:
     code, out, err = run_cli(capsys, "fit", str(log_path), "--c-in", "1e-6")
     assert code == 2 and "give both --c-in and --c-out" in err
+
+
+def test_a_litellm_key_stands_for_the_prices(tmp_path, capsys, log_path) -> None:
+    code, out, err = run_cli(capsys, "fit", str(log_path), "--litellm-key", "gpt-5")
+    assert code == 0, err
+    entry = yaml.safe_load(out)["models"]["fitted-model"]
+    assert entry["litellm_key"] == "gpt-5" and "c_in" not in entry and "a sweep still needs" not in out
+    model = catalog_from_yaml(out, "fitted.yaml")["fitted-model"]
+    assert model.c_in is None and model.litellm_key == "gpt-5"
+    code, out, err = run_cli(capsys, "fit", str(log_path), "--litellm-key", "gpt-5", "--c-in", "1", "--c-out", "1")
+    assert code == 2 and "not both" in err

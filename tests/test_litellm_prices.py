@@ -54,33 +54,14 @@ def test_prices_of_its_own_win_and_half_a_price_is_an_error() -> None:
 
 # --- through the CLI -------------------------------------------------------------------------
 
-CATALOG = """\
-models:
-  gpt5-keyed:
-    name: GPT-5 priced by LiteLLM
-    litellm_key: gpt-5
-    t_in: 0.0001
-    t_out: 0.005
-    mu_Lin: 1000
-    sigma_Lin: 200
-    mu_Lout: 500
-    sigma_Lout: 100
-    acc_mean: 0.9
-    acc_std: 0.05
-  typo:
-    name: a key LiteLLM does not have
-    litellm_key: GPT-5-nanno
-    c_in: 1.0e-07
-    c_out: 1.0e-06
-    t_in: 0.0001
-    t_out: 0.005
-    mu_Lin: 1000
-    sigma_Lin: 200
-    mu_Lout: 500
-    sigma_Lout: 100
-    acc_mean: 0.9
-    acc_std: 0.05
-"""
+KEYED = {
+    "name": "GPT-5 priced by LiteLLM", "t_in": 0.0001, "t_out": 0.005, "mu_Lin": 1000, "sigma_Lin": 200,
+    "mu_Lout": 500, "sigma_Lout": 100, "acc_mean": 0.9, "acc_std": 0.05,
+}
+CATALOG = yaml.safe_dump({"models": {
+    "gpt5-keyed": {**KEYED, "litellm_key": "gpt-5"},
+    "typo": {**KEYED, "name": "a key LiteLLM does not have", "litellm_key": "GPT-5-nanno", "c_in": 1e-7, "c_out": 1e-6},
+}}, sort_keys=False)
 SWEEP = """\
 name: keyed
 catalog: catalog.yaml
@@ -105,6 +86,9 @@ def test_run_refuses_until_a_price_map_is_imported_then_uses_its_prices(tmp_path
         "first (infscale prices import model_prices_and_context_window.json --catalog CATALOG)\n"
     )
     assert "no finished sweep" in cli("results", "--db", url)[2]  # nothing was stored
+    # submit refuses the same way, before it stores or enqueues anything (no broker is asked).
+    code, out, err = cli("submit", str(sweep), "--db", url, "--broker", "redis://127.0.0.1:9/0")
+    assert code == 2 and "models.gpt5-keyed: no price known for litellm_key 'gpt-5'" in err
 
     imported = cli_json("prices", "import", str(SAMPLE), "--catalog", str(tmp_path / "catalog.yaml"), "--db", url)
     assert imported["changed"] == ["gpt5-keyed"]
