@@ -18,6 +18,7 @@ from infscale.engine.adaptive import stop_reason
 from infscale.engine.confidence import with_confidence
 from infscale.engine.recommendation_confidence import with_recommendation_confidence
 from infscale.engine.exact_curves import exact_curves
+from infscale.engine.intervals import with_bounded_accuracy_se
 from infscale.engine.legacy import simulate_legacy
 from infscale.engine.plan import SimulationGroup, block_plan, first_round, is_round_end, next_round, simulation_groups
 from infscale.engine.results import RunResult, SweepResult
@@ -62,6 +63,8 @@ def advance_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[P
     if merged.blocks[-1] != done - 1 or not is_round_end(sweep, done):
         raise ValueError(f"{group.key}: blocks {merged.blocks.tolist()} are not whole rounds")
     curves = summarize(merged, group, bins_for(group), ddof=0 if sweep.mode is Mode.LEGACY else 1)
+    if sweep.mode is Mode.STANDARD:  # legacy reports the notebook's statistics as they are
+        curves = [with_bounded_accuracy_se(c) for c in curves]
     decisions = decide_group(sweep, group, merged, curves)
     runs = [RunResult(group.model, scenario, c, d) for scenario, c, d in zip(group.scenarios, curves, decisions)]
     if sweep.adaptive is None:

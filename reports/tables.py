@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from infscale.engine.errors import InfscaleError
+from infscale.engine.intervals import bounded_mean_interval, wilson_interval
 from infscale.reports.text import chosen_by_k
 from infscale.reports.values import json_float
 
@@ -40,7 +41,13 @@ def curves_columns(stored: Any, choices: Sequence[Any] = ()) -> dict[str, list[A
         metric = getattr(c, name)
         for stat in ("mean", "se", "p05", "p50", "p95"):
             out[f"{name}_{stat}"] = [json_float(v) for v in getattr(metric, stat)]
+    # 95% intervals that never collapse (engine.intervals): accuracy and P(all budgets met).
+    lo, hi = bounded_mean_interval(c.accuracy.mean, c.accuracy.se, c.trials)
+    out["accuracy_lower"], out["accuracy_upper"] = [json_float(v) for v in lo], [json_float(v) for v in hi]
     out["feasible_probability"] = [json_float(v) for v in c.feasible_probability]
+    lo, hi = wilson_interval(c.feasible_probability, c.trials)
+    out["feasible_probability_lower"] = [json_float(v) for v in lo]
+    out["feasible_probability_upper"] = [json_float(v) for v in hi]
     out["feasible"] = [bool(v) for v in stored.feasible]
     out["on_frontier"] = [bool(v) for v in stored.on_frontier]
     chosen = chosen_by_k(choices)
