@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
 from typing import Iterator
 
@@ -255,7 +256,7 @@ def test_adaptive_trials_on_workers_give_the_local_result(tmp_path, redis_server
     from tests.test_adaptive import CAP, CLEAR, COIN, scenario
 
     fields = [f for f in MODEL_FIELDS if f != "litellm_key"]
-    models = {m.key: {f: getattr(m, f).value if f == "accuracy_model" else getattr(m, f) for f in fields}
+    models = {m.key: {f: getattr(m, f).value if isinstance(getattr(m, f), Enum) else getattr(m, f) for f in fields}
               for m in (CLEAR, COIN)}
     del models["clear"]["alpha"], models["clear"]["beta"]
     catalog = write_sweep(tmp_path, yaml.safe_dump({"models": models}), "catalog.yaml")
