@@ -12,6 +12,8 @@
 3. Against legacy mode on the notebook defaults (GPT-5, balanced) at equal trials (goal >= 100x).
 4. Peak memory (max RSS of the process and of its largest child) of `infscale run` with
    1,000,000 trials at k_max 1024 (goal <= 300 MB).
+5. The decision confidence's share of the run time of examples/paper.yaml, serially in one
+   process (goal <= 10%): per-run confidence and the cross-model recommendations' confidence.
 """
 
 from __future__ import annotations
@@ -156,10 +158,48 @@ def peak_memory(trials: int) -> None:
 
 
 
+def confidence_share(trials: int, repeats: int = 3) -> None:
+    import infscale.engine.pipeline as pipeline
+    from dataclasses import replace as dc_replace
+    from infscale.engine.pipeline import run_sweep
+    from infscale.scheduler.sweepfiles import load_sweep
+
+    sweep = dc_replace(load_sweep(str(ROOT / "examples" / "paper.yaml")), trials=trials)
+    spent = {"runs": 0.0, "recommendations": 0.0}
+    originals = {"runs": pipeline.with_confidence, "recommendations": pipeline.with_recommendation_confidence}
+
+    def timed(name):
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return originals[name](*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+        return call
+
+    pipeline.with_confidence, pipeline.with_recommendation_confidence = timed("runs"), timed("recommendations")
+    shares, totals, parts = [], [], []
+    try:
+        for _ in range(repeats):
+            spent.update(runs=0.0, recommendations=0.0)
+            start = time.perf_counter()
+            run_sweep(sweep)
+            total = time.perf_counter() - start
+            totals.append(total)
+            parts.append(dict(spent))
+            shares.append((spent["runs"] + spent["recommendations"]) / total)
+    finally:
+        pipeline.with_confidence, pipeline.with_recommendation_confidence = originals["runs"], originals["recommendations"]
+    i = int(np.argsort(shares)[len(shares) // 2])
+    print(f"decision confidence, examples/paper.yaml at {trials} trials, 1 process, median of {repeats}:")
+    print(f"  run {totals[i]:6.2f} s   per-run confidence {parts[i]['runs']:5.2f} s   cross-model "
+          f"{parts[i]['recommendations']:5.2f} s   share {100 * shares[i]:4.1f}%   (goal <= 10%)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller runs")
-    parser.add_argument("--only", choices=("throughput", "frontier", "legacy", "memory"), help="one figure only")
+    parser.add_argument("--only", choices=("throughput", "frontier", "legacy", "memory", "confidence"), help="one figure only")
     args = parser.parse_args()
     if args.only in (None, "throughput"):
         throughput(blocks=4 if args.quick else 32)
@@ -169,6 +209,8 @@ def main() -> None:
         legacy_speedup(trials=300 if args.quick else 2000)
     if args.only in (None, "memory"):
         peak_memory(trials=100_000 if args.quick else 1_000_000)
+    if args.only in (None, "confidence"):
+        confidence_share(trials=16_384 if args.quick else 100_000, repeats=1 if args.quick else 3)
 
 
 if __name__ == "__main__":
