@@ -5,7 +5,8 @@
 Works on a copy of that SQLite database: a small distributed sweep is submitted into the copy
 (a private redis-server and one Celery worker, as the tests start them) so that the sweeps
 page shows one in progress; then `infscale serve` on the copy, and Debian's chromium takes:
-the sweeps list mid-run, the paper sweep's page, GPT-5 under `balanced`, and the same run
+the sweeps list mid-run, the paper sweep's page with the balanced cost budget at $0.10, GPT-5
+under `balanced`, and the same run
 with the cost budget moved to $0.20.
 """
 
@@ -76,9 +77,11 @@ def _shoot(base: str, paper_id: int, running_id: int) -> None:
         time.sleep(1.5)  # one more refresh: trials per second and ETA from several shards
         page.screenshot(path=str(OUT / "dashboard-sweeps.png"), clip={"x": 0, "y": 0, "width": 1100, "height": 240})
         page.goto(f"{base}/sweeps/{paper_id}")
-        page.locator("#scenario-balanced").wait_for()
+        page.locator("#whatif:not([hidden])").wait_for()
         page.set_viewport_size({"width": 1400, "height": 1000})
-        page.screenshot(path=str(OUT / "dashboard-sweep.png"), clip={"x": 0, "y": 0, "width": 1320, "height": 690})
+        page.locator("#max_total_cost").evaluate("(s) => { s.value = '0.1'; s.dispatchEvent(new Event('input')); }")
+        page.locator("body[data-decided-max-total-cost='0.1']").wait_for()
+        page.screenshot(path=str(OUT / "dashboard-sweep.png"), clip={"x": 0, "y": 0, "width": 1320, "height": 940})
         page.goto(f"{base}/sweeps/{paper_id}/runs/gpt5/balanced")
         page.locator("body[data-ready=true]").wait_for()
         page.wait_for_timeout(1000)

@@ -60,6 +60,21 @@ def upgrade(url: str) -> None:
         engine.dispose()
 
 
+def schema_revisions(url: str) -> tuple[str | None, str]:
+    """(the database's schema revision, None if it has none; the newest this version knows),
+    read without changing anything: for readers that must not migrate, such as the dashboard."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision(), head
+    finally:
+        engine.dispose()
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic configuration built in code (no ini file), so it works from an installed package.
 

@@ -9,6 +9,7 @@ Celery worker (tests/services.py).
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -102,6 +103,16 @@ def test_without_auth_it_binds_to_loopback_only(capsys: Any, monkeypatch: pytest
     )
 
 
+def test_a_database_behind_the_schema_is_refused_not_migrated(tmp_path: Path, capsys: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert main(["serve", "--db", url, "--port", str(free_port())]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"infscale: error: {url}: the database schema is at nothing, this version reads "
+    )
+    with sqlite3.connect(tmp_path / "empty.db") as connection:  # no table created: nothing migrated
+        assert connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone() == (0,)
+
+
 def test_plotly_is_served_from_the_installed_package(server: Dashboard) -> None:
     import plotly
 
@@ -154,6 +165,18 @@ def test_the_sweep_list_and_a_sweep_load(server: Dashboard, database: tuple[str,
     first = page.locator("#scenario-balanced table.choices tbody tr").first.locator("td")
     assert first.nth(0).inner_text() == "gpt5"
     assert first.nth(1).inner_text() == f"{stored['gpt5', 'max_accuracy'].k} ({stored['gpt5', 'max_accuracy'].confidence:.2f})"
+    # What if: the sweep's cost slider re-decides every model of the scenario, as infscale decide does.
+    page.locator("#max_total_cost").focus()
+    page.keyboard.press("PageDown")
+    page.keyboard.press("PageDown")
+    budget = page.locator("#max_total_cost").input_value()
+    page.locator(f"body[data-decided-max-total-cost='{float(budget):g}']").wait_for()
+    decided = infscale.open_database(database[0]).sweep(sweep_id).decide(max_total_cost=float(budget), scenario="balanced")
+    rows = page.locator("#scenario-balanced table.choices tbody tr")
+    for i, model in enumerate(SWEEP["models"]):
+        k = next(c for c in decided.results if c.model == model and c.method == "max_accuracy")
+        assert rows.nth(i).locator("td").nth(1).inner_text() == (str(k.k) if k.status == "ok" else "-")
+    assert page.locator("#scenario-balanced .moved").count() > 0
 
 
 @pytest.mark.slow
@@ -201,11 +224,11 @@ def test_a_running_distributed_sweep_advances_on_the_page(tmp_path: Path, browse
         redis_server = RedisServer(tmp_path / "redis").start()
     except ServiceError as exc:
         pytest.fail(str(exc), pytrace=False)
-    worker = None
-    server = Dashboard(db, tmp_path / "serve.log", (USER, PASSWORD))
+    worker = server = None
     try:
         spec = infscale.api.load_sweep_spec(DISTRIBUTED)
-        sweep_id = submit(spec, SqlStore(db), sender(redis_server.url), blocks_per_shard=4)
+        sweep_id = submit(spec, SqlStore(db), sender(redis_server.url), blocks_per_shard=4)  # (migrates the new database)
+        server = Dashboard(db, tmp_path / "serve.log", (USER, PASSWORD))
         context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD})
         page = context.new_page()
         page.goto(server.url + "/")
@@ -226,7 +249,8 @@ def test_a_running_distributed_sweep_advances_on_the_page(tmp_path: Path, browse
         assert "-" != row.locator("td").nth(8).inner_text()  # trials per second
         context.close()
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         if worker is not None:
             worker.kill()
         redis_server.stop()

@@ -24,6 +24,9 @@ const fmt = {
   rate: (r) => (r == null ? "-" : r >= 1e6 ? `${(r / 1e6).toFixed(2)} M/s` : `${(r / 1e3).toFixed(1)} k/s`),
 };
 
+// snake_case -> camelCase, as `dataset` names data-snake-case attributes.
+function camel(name) { return name.replace(/_([a-z])/g, (_, c) => c.toUpperCase()); }
+
 const METHODS = ["max_accuracy", "max_cube", "utopia", "knee"];
 
 function el(tag, attrs = {}, ...children) {
@@ -43,4 +46,36 @@ function row(cells, leftColumns = 1) {
     td.append(cell instanceof Node ? cell : String(cell));
     return td;
   }));
+}
+
+// Budget sliders: cost and time from 5% to 3x the scenario's budget, minimum accuracy from
+// `accuracyLow` to 1, and the accuracy tolerance; `onChange` runs on every move.
+const SLIDERS = [
+  // [budget key, label, lower bound as a share of the stored budget, upper bound share, decimals]
+  ["max_total_cost", "max total cost ($)", 0.05, 3, 4],
+  ["max_total_time", "max total time (s)", 0.05, 3, 2],
+];
+
+function budgetSliders(container, scenario, accuracyLow, onChange) {
+  const add = (id, label, min, max, step, value, decimals) => {
+    const input = el("input", { type: "range", id, min, max, step, value: String(value) });
+    const shown = el("span", { id: `${id}-value`, text: Number(value).toFixed(decimals) });
+    input.addEventListener("input", () => { shown.textContent = Number(input.value).toFixed(decimals); onChange(); });
+    container.append(el("label", {}, label, input, shown));
+  };
+  container.replaceChildren();
+  for (const [key, label, lo, hi, decimals] of SLIDERS) {
+    const budget = scenario[key];
+    add(key, label, budget * lo, budget * hi, budget / 200, budget, decimals);
+  }
+  add("min_accuracy", "min accuracy", accuracyLow, 1, 0.0005, scenario.min_accuracy, 4);
+  if (scenario.accuracy_tolerance != null) {
+    add("accuracy_tolerance", "accuracy tolerance", 0, 0.02, 0.0001, scenario.accuracy_tolerance, 4);
+  }
+}
+
+function sliderBudgets(container) {
+  const out = {};
+  for (const input of container.querySelectorAll("input")) out[input.id] = Number(input.value);
+  return out;
 }

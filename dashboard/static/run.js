@@ -5,42 +5,17 @@
 const [, , sweepText, , modelKey, scenarioName] = location.pathname.split("/").map(decodeURIComponent);
 const sweepId = Number(sweepText);
 const COLORS = { max_accuracy: "#d62728", max_cube: "#2ca02c", utopia: "#9467bd", knee: "#ff7f0e" };
-const SLIDERS = [
-  // [budget key, label, lower bound as a share of the stored budget, upper bound share, decimals]
-  ["max_total_cost", "max total cost ($)", 0.05, 3, 4],
-  ["max_total_time", "max total time (s)", 0.05, 3, 2],
-];
 let run = null;            // GET /api/sweeps/{id}/runs/{model}/{scenario}
 let request = 0;           // the newest slider request; older answers are dropped
 
-function budgets() {
-  const out = {};
-  for (const input of document.querySelectorAll("#sliders input")) out[input.id] = Number(input.value);
-  return out;
-}
-
-function addSlider(id, label, min, max, step, value, decimals) {
-  const input = el("input", { type: "range", id, min, max, step, value: String(value) });
-  const shown = el("span", { id: `${id}-value`, text: Number(value).toFixed(decimals) });
-  input.addEventListener("input", () => { shown.textContent = Number(input.value).toFixed(decimals); decideAgain(); });
-  document.getElementById("sliders").append(el("label", {}, label, input, shown));
-}
-
 function buildSliders(scenario) {
-  for (const [key, label, lo, hi, decimals] of SLIDERS) {
-    const budget = scenario[key];
-    addSlider(key, label, budget * lo, budget * hi, budget / 200, budget, decimals);
-  }
   const accLow = Math.min(scenario.min_accuracy, Math.floor(20 * Math.min(...run.accuracy.mean)) / 20);
-  addSlider("min_accuracy", "min accuracy", accLow, 1, 0.0005, scenario.min_accuracy, 4);
-  if (scenario.accuracy_tolerance != null) {  // scenarios that have an accuracy tolerance
-    addSlider("accuracy_tolerance", "accuracy tolerance", 0, 0.02, 0.0001, scenario.accuracy_tolerance, 4);
-  }
+  budgetSliders(document.getElementById("sliders"), scenario, accLow, decideAgain);
 }
 
 async function decideAgain() {
   const mine = ++request;
-  const values = budgets();
+  const values = sliderBudgets(document.getElementById("sliders"));
   const query = new URLSearchParams({ scenario: scenarioName, model: modelKey, ...values });
   const started = performance.now();
   try {
@@ -77,7 +52,6 @@ function render(doc, values) {
   for (const [key, value] of Object.entries(values)) document.body.dataset[camel(`decided_${key}`)] = String(value);
 }
 
-function camel(name) { return name.replace(/_([a-z])/g, (_, c) => c.toUpperCase()); }
 
 function pointsWhere(mask) {
   const c = run.cube.trajectory;

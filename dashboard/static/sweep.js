@@ -10,7 +10,10 @@ function budgetsText(s) {
   return `${text}; k <= ${s.k_max}, P = ${s.parallelism}`;
 }
 
-function scenarioSection(doc, scenario) {
+let stored = null;   // GET /api/sweeps/{id}: the decisions as stored
+let request = 0;     // the newest what-if request; older answers are dropped
+
+function scenarioSection(doc, scenario, baseline = null) {
   const section = el("div", { class: "panel", id: `scenario-${scenario.name}` });
   section.append(el("h2", { text: `scenario ${scenario.name}` }), el("p", { class: "muted", text: budgetsText(scenario) }));
   const table = el("table", { class: "choices" });
@@ -19,7 +22,10 @@ function scenarioSection(doc, scenario) {
   for (const model of doc.models) {
     const cells = METHODS.map((m) => {
       const c = doc.results.find((r) => r.model === model && r.scenario === scenario.name && r.method === m);
-      return c ? fmt.k(c) + fmt.conf(c.confidence) : "?";
+      const b = baseline && baseline.results.find((r) => r.model === model && r.scenario === scenario.name && r.method === m);
+      const cell = el("span", { text: c ? fmt.k(c) + fmt.conf(c.confidence) : "?" });
+      if (b && c && fmt.k(b) !== fmt.k(c)) { cell.className = "moved"; cell.title = `stored: ${fmt.k(b)}`; }
+      return cell;
     });
     const link = el("a", { href: `/sweeps/${sweepId}/runs/${encodeURIComponent(model)}/${encodeURIComponent(scenario.name)}`, text: model });
     body.append(row([link, ...cells], 1));
@@ -33,7 +39,10 @@ function scenarioSection(doc, scenario) {
     ...(withConfidence ? ["confidence"] : []), "reason"], 2)));
   const recBody = el("tbody");
   for (const r of mine) {
-    recBody.append(row([r.method, r.model || "-", fmt.k(r), fmt.money(r.total_cost), fmt.seconds(r.total_time),
+    const b = baseline && baseline.recommendations.find((x) => x.scenario === r.scenario && x.method === r.method);
+    const moved = b && (b.model !== r.model || fmt.k(b) !== fmt.k(r));
+    const model = el("span", { text: r.model || "-", class: moved ? "moved" : "" });
+    recBody.append(row([r.method, model, fmt.k(r), fmt.money(r.total_cost), fmt.seconds(r.total_time),
       fmt.acc(r.accuracy), ...(withConfidence ? [r.confidence == null ? "-" : r.confidence.toFixed(2)] : []),
       r.status === "ok" ? "" : r.reason], 2));
   }
@@ -69,6 +78,35 @@ function changesSection(changes) {
   return box;
 }
 
+function buildWhatIf(doc) {
+  const select = document.getElementById("whatif-scenario");
+  select.replaceChildren(...doc.scenarios.map((s) => el("option", { value: s.name, text: s.name })));
+  const reset = () => {
+    const scenario = doc.scenarios.find((s) => s.name === select.value);
+    budgetSliders(document.getElementById("sliders"), scenario, Math.min(0.5, scenario.min_accuracy), decideAgain);
+    document.getElementById("scenarios").replaceChildren(...doc.scenarios.map((s) => scenarioSection(doc, s)));
+  };
+  select.addEventListener("change", reset);
+  reset();
+  document.getElementById("whatif").hidden = false;
+}
+
+async function decideAgain() {
+  const mine = ++request;
+  const name = document.getElementById("whatif-scenario").value;
+  const values = sliderBudgets(document.getElementById("sliders"));
+  try {
+    const doc = await getJSON(`/api/sweeps/${sweepId}/decide?${new URLSearchParams({ scenario: name, ...values })}`);
+    if (mine !== request) return;
+    showError(null);
+    const section = document.getElementById(`scenario-${name}`);
+    section.replaceWith(scenarioSection({ ...stored, ...doc }, doc.scenarios[0], stored));
+    for (const [key, value] of Object.entries(values)) document.body.dataset[camel(`decided_${key}`)] = String(value);
+  } catch (error) {
+    if (mine === request) showError(error);
+  }
+}
+
 async function load() {
   try {
     const doc = await getJSON(`/api/sweeps/${sweepId}`);
@@ -79,9 +117,11 @@ async function load() {
       `${p.status}, ${p.mode} mode, ${p.trials} trials, seed ${p.seed}; ${p.runs_done}/${p.runs_total} runs, ` +
       (p.status === "done" && p.shards_done === 0 ? "run in-process" : `${p.shards_done}/${p.shards_total} shards`) + (p.error ? `; error: ${p.error}` : "") +
       "; cells: chosen k (confidence); a model opens its run";
+    stored = doc;
     document.getElementById("scenarios").replaceChildren(...doc.scenarios.map((s) => scenarioSection(doc, s)));
     document.getElementById("changes").replaceChildren(changesSection(doc.changes));
     if (p.status === "pending" || p.status === "running") setTimeout(load, 2000);
+    else if (p.status === "done") buildWhatIf(doc);
   } catch (error) {
     showError(error);
   }
