@@ -101,14 +101,19 @@ def order_runs(sweep: SweepSpec, runs: Iterable[RunResult]) -> tuple[RunResult, 
 def recommend_all(sweep: SweepSpec, runs: Sequence[RunResult]) -> tuple[Recommendation, ...]:
     """Cross-model recommendations for every scenario of the sweep."""
     ordered = order_runs(sweep, runs)
-    out: list[Recommendation] = []
-    for scenario in sweep.scenarios:
-        per_model = [(r.model.key, r.curves, r.decision) for r in ordered if r.scenario.name == scenario.name]
-        recs = recommend(scenario, per_model, knee_variant(sweep))
-        if sweep.mode is Mode.STANDARD:  # legacy's single block and exact mode have no confidence
-            recs = with_recommendation_confidence(scenario, per_model, recs, knee_variant(sweep), sweep.seed)
-        out.extend(recs)
-    return tuple(out)
+    return tuple(rec for scenario in sweep.scenarios for rec in recommend_scenario(sweep, scenario, ordered))
+
+
+def recommend_scenario(
+    sweep: SweepSpec, scenario: ScenarioSpec, ordered: Sequence[RunResult], confidence: bool = True
+) -> list[Recommendation]:
+    """One scenario's cross-model recommendations from runs in sweep order, with their
+    confidence unless `confidence` is False (the picks are the same either way)."""
+    per_model = [(r.model.key, r.curves, r.decision) for r in ordered if r.scenario.name == scenario.name]
+    recs = recommend(scenario, per_model, knee_variant(sweep))
+    if confidence and sweep.mode is Mode.STANDARD:  # legacy's single block and exact mode have no confidence
+        recs = with_recommendation_confidence(scenario, per_model, recs, knee_variant(sweep), sweep.seed)
+    return list(recs)
 
 
 def run_exact(sweep: SweepSpec) -> SweepResult:

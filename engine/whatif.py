@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Mapping, Sequence
 
 from infscale.engine.errors import InfscaleError, SpecError
-from infscale.engine.pipeline import RunResult, SweepResult, decide_group, knee_variant, order_runs, recommend_all
+from infscale.engine.pipeline import RunResult, SweepResult, decide_group, knee_variant, order_runs, recommend_scenario
 from infscale.engine.plan import simulation_groups
 from infscale.engine.selection import decide
 from infscale.engine.specs import Mode, ScenarioSpec, SweepSpec
@@ -86,14 +86,19 @@ def decide_again(
     runs: Sequence[RunResult],
     budgets: Budgets | Mapping[str, Budgets],
     partials: Mapping[str, Partial] | None = None,
+    confidence: bool = True,
 ) -> SweepResult:
-    """Every run and every cross-model recommendation decided under new budgets.
+    """Every run, and the cross-model recommendations of the scenarios `budgets` names, decided
+    under new budgets.
 
     `budgets` applies to every scenario, or maps scenario names to their own (scenarios not
-    named keep theirs). A choice whose scenario is unchanged is kept as it was. A moved one is
-    decided by `engine.pipeline.decide_group`, as a run decides, with its confidence when
-    `partials` holds its simulation group's merged partial statistics (group key -> Partial:
-    the trial blocks the confidence resamples); without them its confidence is None.
+    named keep theirs, and their stored recommendations stand). A choice whose scenario is
+    unchanged is kept as it was. A moved one is decided by `engine.pipeline.decide_group`, as a
+    run decides, with its confidence when `partials` holds its simulation group's merged
+    partial statistics (group key -> Partial: the trial blocks the confidence resamples);
+    without them its confidence is None. Recommendations come from
+    `engine.pipeline.recommend_scenario`, as a run's, with their confidence (from the curves'
+    standard errors) unless `confidence` is False; the picks are the same either way.
     """
     per_scenario = {s.name: budgets for s in sweep.scenarios} if isinstance(budgets, Budgets) else dict(budgets)
     if sweep.mode is Mode.LEGACY and any(b.accuracy_tolerance not in (None, 0.0) for b in per_scenario.values()):
@@ -112,7 +117,7 @@ def decide_again(
         if all(run is None or run.scenario == s for s, run in mine):
             decided.update({(group.model.key, s.name): run for s, run in mine if run is not None})
             continue
-        merged = (partials or {}).get(group.key)
+        merged = (partials or {}).get(group.key) if confidence else None
         if merged is not None and all(run is not None for _, run in mine):
             decisions = decide_group(new_sweep, group, merged, [run.curves for _, run in mine])
         else:
@@ -122,4 +127,8 @@ def decide_again(
             if run is not None:
                 decided[group.model.key, s.name] = replace(run, scenario=s, decision=decision)
     ordered = order_runs(new_sweep, decided.values())
-    return SweepResult(ordered, recommend_all(new_sweep, ordered))
+    recs = [
+        rec for scenario in new_sweep.scenarios if scenario.name in per_scenario
+        for rec in recommend_scenario(new_sweep, scenario, ordered, confidence)
+    ]
+    return SweepResult(ordered, tuple(recs))

@@ -219,8 +219,10 @@ class Sweep:
     ) -> Decisions:
         """Decide again from the stored curves under new budgets (None keeps a scenario's own),
         for `scenario` or every scenario; no simulation. `model` only filters the results: the
-        recommendations are across all models. A moved choice gets its confidence when the
-        sweep's trial blocks are stored (a distributed sweep's partials) and `confidence`."""
+        recommendations are across all models. With `confidence`, the recommendations carry
+        theirs (from the curves' standard errors) and a moved choice gets its own when the
+        sweep's trial blocks are stored (a distributed sweep's partials); without, no
+        confidence is computed (fast: what the dashboard's sliders do)."""
         budgets = Budgets(max_total_cost, max_total_time, min_accuracy, accuracy_tolerance)
         return decide_stored(self, budgets, scenario, model, confidence)
 
@@ -253,7 +255,7 @@ def decide_stored(
     spec = sweep.spec
     stored = sweep.results(model=model, scenario=scenario)  # checks that model and scenario exist
     targets = budgets if scenario is None else {scenario: budgets}
-    result = decide_again(spec, sweep.run_results(), targets, sweep.trial_blocks() if confidence else None)
+    result = decide_again(spec, sweep.run_results(), targets, sweep.trial_blocks() if confidence else None, confidence)
     rows = {(c.model, c.scenario, c.method): c for c in stored}
     runs = tuple(r for r in result.runs if (r.model.key, r.scenario.name, Method.MAX_ACCURACY.value) in rows)
     choices = [

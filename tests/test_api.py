@@ -139,6 +139,8 @@ def test_decide_equals_a_fresh_run_with_the_new_budgets(
     fresh = infscale.run({**SWEEP, "scenarios": moved}, db=f"sqlite:///{tmp_path / 'fresh.db'}", workers=1)
     assert _decision(decided.results) == _decision(fresh.results())
     assert _decision(decided.recommendations) == _decision(fresh.recommendations())
+    # The recommendations' confidence comes from the curves alone: the fresh run's, exactly.
+    assert [r.confidence for r in decided.recommendations] == [r.confidence for r in fresh.recommendations()]
     assert {(s.max_total_cost, s.max_total_time, s.min_accuracy, s.accuracy_tolerance) for s in decided.scenarios} == {
         budgets
     }

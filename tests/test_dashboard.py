@@ -121,12 +121,12 @@ def test_plotly_is_served_from_the_installed_package(server: Dashboard) -> None:
     assert answer.content == shipped.read_bytes()
 
 
-def test_decide_endpoint_is_infscale_decide(server: Dashboard, database: tuple[str, int], capsys: Any) -> None:
+def test_decide_endpoint_is_infscale_decide_without_confidence(server: Dashboard, database: tuple[str, int], capsys: Any) -> None:
     url, sweep_id = database
     query = {"scenario": "balanced", "max_total_cost": "0.12", "min_accuracy": "0.95"}
     answer = httpx.get(f"{server.url}/api/sweeps/{sweep_id}/decide", params=query, auth=(USER, PASSWORD)).json()
     assert main(["decide", "--db", url, "--sweep", str(sweep_id), "--scenario", "balanced",
-                 "--max-total-cost", "0.12", "--min-accuracy", "0.95", "--json"]) == 0
+                 "--max-total-cost", "0.12", "--min-accuracy", "0.95", "--no-confidence", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert answer["results"] == printed["results"]
     assert answer["recommendations"] == printed["recommendations"]
