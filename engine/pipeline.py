@@ -24,7 +24,7 @@ from infscale.engine.plan import SimulationGroup, block_plan, first_round, is_ro
 from infscale.engine.results import RunResult, SweepResult
 from infscale.engine.selection import Decision, Recommendation, decide, recommend
 from infscale.engine.simulation import simulate_blocks
-from infscale.engine.specs import Knee, Latency, Mode, SweepSpec
+from infscale.engine.specs import Knee, Latency, Mode, ScenarioSpec, SweepSpec
 from infscale.engine.statistics import Curves, Partial, bins_for, merge, summarize
 
 
