@@ -162,7 +162,7 @@ def confidence_share(trials: int, repeats: int = 3) -> None:
     import infscale.engine.pipeline as pipeline
     from dataclasses import replace as dc_replace
     from infscale.engine.pipeline import run_sweep
-    from infscale.scheduler.sweepfiles import load_sweep
+    from infscale.readers.sweep_files import load_sweep
 
     sweep = dc_replace(load_sweep(str(ROOT / "examples" / "paper.yaml")), trials=trials)
     spent = {"runs": 0.0, "recommendations": 0.0}

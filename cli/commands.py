@@ -179,6 +179,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.sweep}: valid sweep {sweep.name!r} ({sweep.mode.value} mode, seed {sweep.seed})")
     print(f"  models    ({len(sweep.models)}): {', '.join(m.key for m in sweep.models)}")
     print(f"  scenarios ({len(sweep.scenarios)}): {', '.join(s.name for s in sweep.scenarios)}")
+    if sweep.mode.value == "exact":
+        print(f"  {len(sweep.models) * len(sweep.scenarios)} runs decided from {trials_text(sweep)}")
+        return 0
     print(f"  {len(sweep.models) * len(sweep.scenarios)} runs share {len(groups)} simulations; "
           f"{sweep.trials} trials each in {plan.n_blocks} block(s); {inferences:.3g} simulated inferences"
           + ("" if sweep.adaptive is None else " at most"))

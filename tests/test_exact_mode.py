@@ -81,5 +81,7 @@ def test_run_stores_and_shows_an_exact_sweep(tmp_path, capsys) -> None:
     assert rows["gpt5", "max_accuracy"]["k"] == 20  # the notebook's 300 trials pick 16 (science.md section 4)
     code, out, err = run_cli(capsys, "curves", "--db", db, "--model", "gpt5", "--scenario", "balanced", "--json")
     assert code == 0, err
+    code, out, err = run_cli(capsys, "validate", str(sweep))
+    assert code == 0 and "2 runs decided from exact expectations, no trials" in out
     code, out, err = run_cli(capsys, "submit", str(sweep), "--db", db)
     assert code == 2 and "exact mode samples nothing" in err and err.count("\n") == 1
