@@ -6,7 +6,9 @@
 Figures, each the median of many repetitions (this machine is shared: medians, not means):
 1. `decide` for one sweep of 27 runs (9 models x 3 scenarios), every scenario, from the
    database: reading the stored curves and deciding every method and the cross-model
-   recommendations (goal < 100 ms); and with the curves already in memory, as the dashboard keeps them.
+   recommendations (goal < 100 ms); and with the curves already in memory, as the dashboard
+   keeps them. Both without confidence (`--no-confidence`, what the sliders do) and with the
+   recommendations' confidence (issue 11's, 512 draws per scenario and the knee's 64).
 2. A slider move's round trip through `infscale serve`: the HTTP request to the decide endpoint
    (the JSON the page draws from), and in Debian's chromium (if installed) from the slider's
    input event to the page's table and plots redrawn (goal < 200 ms).
@@ -29,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import infscale  # noqa: E402
 from infscale.api import Database, decide_stored  # noqa: E402
 from infscale.engine.whatif import Budgets  # noqa: E402
-from infscale.storage.sql import SqlStore  # noqa: E402
+from infscale.storage import open_store  # noqa: E402
 from tests.services import Dashboard  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -56,22 +58,24 @@ def main() -> None:
 
 def decide_figures(url: str, sweep_id: int, repeat: int) -> None:
     budgets = [Budgets(max_total_cost=0.1 + 0.01 * i, min_accuracy=0.9) for i in range(repeat)]
-    cold = []
-    for b in budgets:
-        start = time.perf_counter()
-        database = Database(SqlStore(url, upgrade_schema=False))  # what one `infscale decide` does
-        decide_stored(database.sweep(sweep_id), b)
-        cold.append(time.perf_counter() - start)
-        database.close()
-    warm_sweep = infscale.open_database(url).sweep(sweep_id)
-    warm_sweep.run_results()
-    warm = []
-    for b in budgets:
-        start = time.perf_counter()
-        decide_stored(warm_sweep, b)
-        warm.append(time.perf_counter() - start)
-    print(f"decide, 27 runs, from the database:      median {_ms(cold)}  (goal < 100 ms)")
-    print(f"decide, 27 runs, curves in memory:       median {_ms(warm)}")
+    for confidence, label in ((False, "--no-confidence"), (True, "with confidence")):
+        cold = []
+        for b in budgets:
+            start = time.perf_counter()
+            database = Database(open_store(url, upgrade_schema=False))  # what one `infscale decide` does
+            decide_stored(database.sweep(sweep_id), b, confidence=confidence)
+            cold.append(time.perf_counter() - start)
+            database.close()
+        warm_sweep = infscale.open_database(url).sweep(sweep_id)
+        warm_sweep.run_results()
+        warm = []
+        for b in budgets:
+            start = time.perf_counter()
+            decide_stored(warm_sweep, b, confidence=confidence)
+            warm.append(time.perf_counter() - start)
+        print(f"decide {label:<16} 27 runs, from the database: median {_ms(cold)}"
+              + ("  (goal < 100 ms)" if not confidence else ""))
+        print(f"decide {label:<16} 27 runs, curves in memory:  median {_ms(warm)}")
 
 
 def slider_figures(url: str, sweep_id: int, repeat: int, tmp: Path) -> None:
