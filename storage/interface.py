@@ -14,6 +14,7 @@ The contract, per concept:
 - A shard's partial is stored once per (sweep, group, shard index); a second copy is a no-op.
 - Runs and recommendations carry a revision; queries read the highest one, or the highest
   one in force at `as_of`. A recalculation stores the next revision of each (`save_revision`).
+- A shard has at most one lease (who holds it, until when); writing it again replaces it.
 - Prices are versioned in time; importing the prices already in force adds nothing.
 - Every write is all or nothing. A missing sweep, group, model or scenario raises
   `storage.errors.NotFound` (one line for the user).
@@ -21,7 +22,7 @@ The contract, per concept:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable, Mapping, Protocol, Sequence
 
 from infscale.engine.prices import PriceQuote
@@ -35,6 +36,7 @@ from infscale.storage.rows import (
     PartialTime,
     PriceImport,
     PriceRow,
+    ShardLease,
     RecommendationRow,
     RunModel,
     RunRevision,
@@ -121,6 +123,18 @@ class Storage(Protocol):
 
     def partial_times(self, sweep_id: int) -> list[PartialTime]:
         """Every stored partial's trials, simulation seconds and storing time, oldest first."""
+
+    # --- shard leases ---------------------------------------------------------------------
+
+    def lease_shard(
+        self, sweep_id: int, group_key: str, shard_index: int, holder: str, lease: timedelta,
+        now: datetime | None = None,
+    ) -> None:
+        """Write (or renew) the shard's lease: held by `holder` from `now` (default: the current
+        time) for `lease`. One lease per shard: the last write wins."""
+
+    def shard_leases(self, sweep_id: int) -> list[ShardLease]:
+        """Every lease of the sweep's shards, by group (in sweep order), then shard index."""
 
     # --- results --------------------------------------------------------------------------
 

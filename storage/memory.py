@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from infscale.engine.selection import Recommendation
@@ -39,6 +39,7 @@ from infscale.storage.rows import (
     RunModel,
     RUN_STATUS_ON_SWEEP_END,
     RunStatus,
+    ShardLease,
     SimulationRow,
     StoredCurves,
     SweepRow,
@@ -211,6 +212,24 @@ class MemoryStore(MemoryPrices):
                 for index, (partial, seconds, at) in sim.partials.items()
             ]
             return sorted(times, key=lambda t: t.created_at)
+
+    # --- shard leases ---------------------------------------------------------------------
+
+    def lease_shard(
+        self, sweep_id: int, group_key: str, shard_index: int, holder: str, lease: timedelta,
+        now: datetime | None = None,
+    ) -> None:
+        now = now or utc_now()
+        with self._lock:
+            self._simulation(sweep_id, group_key).leases[shard_index] = (holder, now, now + lease)
+
+    def shard_leases(self, sweep_id: int) -> list[ShardLease]:
+        with self._lock:
+            return [
+                ShardLease(key, index, *sim.leases[index])
+                for key, sim in self._sweep(sweep_id).groups.items()
+                for index in sorted(sim.leases)
+            ]
 
     # --- results --------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ class SimulationEntry:
     n_blocks: int
     n_shards: int
     partials: dict[int, tuple[Partial, float, datetime]] = field(default_factory=dict)
+    leases: dict[int, tuple[str, datetime, datetime]] = field(default_factory=dict)  # holder, renewed, expires
 
 
 @dataclass

@@ -149,14 +149,18 @@ def insert_unless_present(session: Session, record_class: type, unique: tuple[st
     RETURNING tells which happened (psycopg reports no rowcount for this statement).
     """
     table = record_class.__table__
-    dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
     statement = (
-        dialect_insert(table).values(**values)
+        dialect_insert(session)(table).values(**values)
         .on_conflict_do_nothing(index_elements=unique)
         .returning(*table.primary_key.columns)
     )
     return session.execute(statement).first() is not None
 
+
+
+def dialect_insert(session: Session) -> Any:
+    """The INSERT construct of the session's database, with its ON CONFLICT clauses."""
+    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
 
 
 def sweep_record(session: Session, sweep_id: int, lock: bool = False) -> SweepRecord:

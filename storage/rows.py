@@ -91,6 +91,17 @@ class GroupProgress:
 
 
 @dataclass(frozen=True)
+class ShardLease:
+    """Who last held one shard (a worker, or the check that sent it again), and until when."""
+
+    group_key: str
+    shard_index: int
+    holder: str
+    renewed_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class PartialTime:
     """When one shard's partial was stored and how long its simulation took."""
 

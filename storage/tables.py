@@ -144,6 +144,22 @@ class PartialRecord(Base):
     seconds: Mapped[float] = mapped_column(Double)  # compute time of the shard
 
 
+class ShardLeaseRecord(Base):
+    """Who holds a shard of a running simulation, until when (scheduler.recovery): written when
+    a worker starts the shard and renewed while it runs, or by the periodic check when it sends
+    the shard again. A shard whose partial is missing and whose lease ran out is lost."""
+
+    __tablename__ = "shard_leases"
+    __table_args__ = (UniqueConstraint("simulation_id", "shard_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    simulation_id: Mapped[int] = mapped_column(ForeignKey("simulations.id", ondelete="CASCADE"))
+    shard_index: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(Text)  # a worker (host and pid), or scheduler.recovery.RESENT
+    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RunRecord(Base):
     """One model under one scenario, with the prices and budgets it was computed with."""
 

@@ -39,7 +39,8 @@ from infscale.storage.sql import SqlStore
 from infscale.storage.tables import Base
 
 TABLES = (
-    "sweeps", "simulations", "partials", "runs", "curve_points", "choices", "recommendations", "model_prices",
+    "sweeps", "simulations", "partials", "shard_leases", "runs", "curve_points", "choices", "recommendations",
+    "model_prices",
 )
 
 
@@ -167,7 +168,7 @@ def test_migrated_schema_matches_orm_metadata(fresh_url: str) -> None:
             # The comparison does see the database: against no tables, all of them are extra.
             removed = {d[1].name for d in compare_metadata(context, MetaData()) if d[0] == "remove_table"}
             assert removed == set(TABLES)
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004_confidence_exact"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005_shard_leases"
     finally:
         engine.dispose()
 
