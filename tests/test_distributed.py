@@ -333,7 +333,11 @@ def test_redis_restarted_mid_run(tmp_path, redis_server, start_worker, sqlite_ur
     # that second shard is in hand, not before (it would then run only after the restart).
     wait_for(lambda: len(task_ids(worker.log(), "received")) >= 2, 30, "the second shard to be received")
     redis_server.stop()
-    time.sleep(2.5)
+    # Redis stays down until that shard has stored its partial and reduced its group, however
+    # loaded the machine is (the runs of the first group are done only once it has).
+    first_group = store.progress(sweep_id)[0]
+    wait_for(lambda: store.progress(sweep_id)[0].finished, DONE_TIMEOUT,
+             f"group {first_group.group_key} to be reduced while Redis is down", 0.1)
     redis_server.start()  # same port and directory: the append-only file brings the queue back
     assert_done(store, sweep_id, [worker])
     log = worker.log()
