@@ -80,6 +80,7 @@ def add_status(sub: Any) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from infscale.reports.documents import progress_document
+    from infscale.reports.text import waiting_words
     from infscale.scheduler.progress import sweep_progress
 
     progress = sweep_progress(open_store(args.db), args.id)
@@ -93,6 +94,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     rate = f", {_count(progress.trials_per_second)} trials/s" if progress.trials_per_second else ""
     eta = f", ETA {_duration(progress.eta_seconds)}" if progress.eta_seconds is not None else ""
     print(f"  trials  {_count(progress.trials_done)} of {_count(progress.trials_total)}{rate}{eta}")
+    waiting = waiting_words(progress)
+    if waiting:
+        print(f"  waiting {waiting}")
     if s.error:
         print(f"  error   {s.error}")
     return 0
@@ -192,9 +196,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def add_beat(sub: Any) -> None:
     p = sub.add_parser(
         "beat", help="run the periodic scheduler (exactly one per cluster)",
-        description="Run `celery -A infscale.workers.app beat`: every $INFSCALE_CHECK_INTERVAL seconds (30) it "
+        description="Run `celery -A infscale.workers.app beat`: every $INFSCALE_CHECK_INTERVAL seconds (10) it "
         "sends infscale.check_sweeps, which finishes sweeps whose shards are all stored but whose "
-        "reduce was lost; on $INFSCALE_RECALC_SCHEDULE (crontab, UTC, default nightly 0 2 * * *) it "
+        "reduce was lost, and sends again the shards no live worker holds (scheduler.recovery); on $INFSCALE_RECALC_SCHEDULE (crontab, UTC, default nightly 0 2 * * *) it "
         "sends infscale.recalc, which imports $INFSCALE_PRICE_SOURCE and recomputes the runs whose "
         "prices changed. Run exactly one (or one worker with `infscale worker --beat`); a second "
         "is harmless for recalc (a Redis lock) but doubles the checks.",

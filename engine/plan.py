@@ -169,6 +169,22 @@ def shards(blocks: range, blocks_per_shard: int | None, first_index: int = 0) ->
     )
 
 
+def grown_shards(sweep: SweepSpec, n_blocks: int, blocks_per_shard: int | None) -> tuple[Shard, ...]:
+    """Every shard of a group whose plan has grown to blocks [0, n_blocks): its rounds, in order,
+    each cut as `shards` cut it when the round was sent (so shard i here is shard i there)."""
+    rounds = [first_round(sweep)]
+    while rounds[-1].stop < n_blocks:
+        rounds.append(next_round(sweep, rounds[-1].stop))
+        if len(rounds[-1]) == 0:
+            break
+    if rounds[-1].stop != n_blocks:
+        raise ValueError(f"{n_blocks} blocks are not a whole number of rounds")
+    cut: list[Shard] = []
+    for blocks in rounds:
+        cut += shards(blocks, blocks_per_shard, first_index=len(cut))
+    return tuple(cut)
+
+
 def first_round(sweep: SweepSpec) -> range:
     """The blocks every group simulates first: all of them for a fixed trial count."""
     n_blocks = block_plan(sweep).n_blocks

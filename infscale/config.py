@@ -13,7 +13,9 @@ overrides the variable where the table says so.
 | INFSCALE_VISIBILITY_TIMEOUT | 3600 | seconds before Redis redelivers an unacknowledged task |
 | INFSCALE_SHARD_RETRIES | 5 | workers: retries of a failing shard before its sweep is marked failed |
 | INFSCALE_RETRY_BACKOFF | 2 | workers: seconds before a shard's first retry; doubles each retry (with jitter) |
-| INFSCALE_CHECK_INTERVAL | 30 | workers with beat: seconds between checks that finish complete sweeps |
+| INFSCALE_CHECK_INTERVAL | 10 | workers with beat: seconds between checks that finish complete sweeps and send lost shards again |
+| INFSCALE_SHARD_LEASE | 30 | workers: seconds a running shard's lease lasts (renewed every third of it); a shard missing with no live lease is sent again after about this long |
+| INFSCALE_OUTAGE_RETRY | 600 | workers: seconds a shard keeps retrying while the database or broker is unreachable (backoff capped at 30 s); never fails the sweep: after that the periodic check sends it again |
 | INFSCALE_PRICE_SOURCE | (none) | recalc: the price file to import (a catalog or LiteLLM's price list) |
 | INFSCALE_PRICE_CATALOG | (none: the stored sweeps' models) | prices import, recalc: the catalog whose `litellm_key` maps LiteLLM names to models |
 | INFSCALE_RECALC_SCHEDULE | 0 2 * * * | beat: when `infscale.recalc` runs, a crontab (minute hour day month weekday) in UTC; run exactly one beat (a second is harmless: the task holds a Redis lock) |
@@ -80,7 +82,15 @@ def retry_backoff() -> int:
 
 
 def check_interval() -> int:
-    return _int("INFSCALE_CHECK_INTERVAL", 30)
+    return _int("INFSCALE_CHECK_INTERVAL", 10)
+
+
+def shard_lease() -> int:
+    return _positive("INFSCALE_SHARD_LEASE", 30)
+
+
+def outage_retry() -> int:
+    return _int("INFSCALE_OUTAGE_RETRY", 600)
 
 
 def flower_basic_auth() -> str | None:
@@ -130,4 +140,11 @@ def _int(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise InfscaleError(f"environment: {name}: must be an integer, got {raw!r}") from None
+    return value
+
+
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise InfscaleError(f"environment: {name}: must be a positive integer, got {value}")
     return value

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any, Sequence
 
 from infscale.reports.tables import curves_columns
+from infscale.reports.text import waiting_words
 from infscale.reports.values import json_float
 
 
@@ -56,6 +57,8 @@ def progress_document(progress: Any) -> dict[str, Any]:
     for key in ("created_at", "finished_at"):
         row[key] = row[key].isoformat() if row[key] is not None else None
     doc = {key: value for key, value in asdict(progress).items() if key != "sweep"}
+    doc["resent_at"] = progress.resent_at.isoformat() if progress.resent_at is not None else None
+    doc["waiting"] = waiting_words(progress)
     return {**row, **doc}
 
 

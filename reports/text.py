@@ -24,6 +24,18 @@ def status_text(status: str) -> str:
     return {"no_knee": "no knee"}.get(status, status)
 
 
+def waiting_words(progress: Any) -> str | None:
+    """What a running sweep waits for when shards are lost (a scheduler.progress.SweepProgress):
+    "2 shards lost, re-sent at 07:45:12 UTC"; None when it waits for nothing lost."""
+    n = progress.waiting_shards
+    if not n:
+        return None
+    words = f"{n} shard{'s' if n != 1 else ''} lost"
+    if progress.resent_at is None:
+        return words + ", to be sent again by the periodic check"
+    return words + f", re-sent at {progress.resent_at:%H:%M:%S} UTC"
+
+
 def chosen_by_k(choices: Sequence[Any]) -> dict[int, tuple[str, ...]]:
     """k -> the methods (in method order) whose choice is that k."""
     out: dict[int, list[str]] = {}

@@ -1,9 +1,13 @@
-"""Real servers for the distributed tests and benchmark: a redis-server and Celery workers.
+"""Real servers for the distributed tests and benchmark: a redis-server, Celery workers, and
+a TCP proxy to cut a service off without stopping it.
 
 `RedisServer` runs `redis-server` on a free port in a temporary directory (append-only file on,
 so a restart keeps the queue); `Worker` runs `celery -A infscale.workers.app worker` as a subprocess with
 infscale's environment variables, logging to a file. Both run in their own process group and
-`stop()` kills the whole group, so no test leaves a process behind. Nothing is mocked.
+`stop()` kills the whole group, so no test leaves a process behind. `TcpProxy` forwards a free
+port to a server (the machine's shared PostgreSQL): `cut()` closes it and every connection
+through it (clients get "connection refused", as when the server is down), `restore()` opens
+it again; the server itself never stops. Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -91,6 +96,17 @@ class RedisServer:
                 _kill_group(self.process)
         self.process = None
 
+    def forget(self) -> None:
+        """Delete the stopped server's append-only file: the next start has an empty queue (as
+        a Redis restarted without persistence)."""
+        assert self.process is None, "stop the server first"
+        for name in ("appendonlydir", "appendonly.aof", "dump.rdb"):
+            path = self.directory / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=5)
 
@@ -164,6 +180,77 @@ class Worker:
         if self.process is not None and self.process.poll() is not None:
             raise ServiceError(f"worker {self.name} exited with {self.process.returncode}:\n{self.log()[-3000:]}")
         return " ready." in self.log()
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:`port` (a free one) to `host`:`target_port`, a thread per direction."""
+
+    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+        self.target = (host, target_port)
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> "TcpProxy":
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    restore = start
+
+    def cut(self) -> None:
+        """Stop listening and close every forwarded connection."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for sock in self._open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self._open.clear()
+
+    stop = cut
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed by cut()
+                return
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:  # cut while connecting
+                    client.close()
+                    server.close()
+                    return
+                self._open.update((client, server))
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def cpu_ticks(pid: int) -> int:

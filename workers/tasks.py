@@ -8,19 +8,24 @@
   finish the sweep if it was the last group; with `trials: auto`, or enqueue the group's next
   round of shards (scheduler.reduce).
 - `infscale.check_sweeps()`: periodic (beat); sends a `reduce_run` for every complete group
-  whose reduce never happened, and finishes sweeps whose runs are all done.
+  whose reduce never happened, finishes sweeps whose runs are all done, and sends again every
+  lost shard (scheduler.recovery: no live worker holds its lease).
 - `infscale.recalc()`: periodic (beat, $INFSCALE_RECALC_SCHEDULE) or `infscale recalc`; imports
   $INFSCALE_PRICE_SOURCE and recomputes the stale runs (scheduler.recalc) in this pool process,
   holding a Redis lock so that a second recalc at the same time does nothing. Returns its report.
 
-A shard or reduce that raises is retried with exponential backoff and jitter; after its last
-retry the sweep is marked failed with the error. The database is $INFSCALE_DATABASE_URL.
+A shard holds a lease while it runs (workers.leases). A shard or reduce that raises is retried
+with exponential backoff and jitter; after its last retry the sweep is marked failed with the
+error, unless the error was an outage (workers.retrying): those are retried for
+$INFSCALE_OUTAGE_RETRY seconds and never fail the sweep (the periodic check sends the shard
+again). The database is $INFSCALE_DATABASE_URL.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -32,23 +37,35 @@ from infscale.engine.plan import SimulationGroup, simulation_groups
 from infscale.engine.specs import SweepSpec
 from infscale.scheduler import recalc as recalculation
 from infscale import config
-from infscale.scheduler import reduce
+from infscale.scheduler import recovery, reduce
 from infscale.storage.sql import SqlStore
 from infscale.storage.rows import FINAL_SWEEP_STATUSES
 from infscale.reports.documents import recalc_document
 from infscale.workers.broker import enqueue, exclusive
 from infscale.workers.app import CHECK_SWEEPS, RECALC, REDUCE_RUN, SIMULATE_SHARD, app
 from infscale.workers.labels import LabelledTask
+from infscale.workers.leases import holding
+from infscale.workers.retrying import is_outage, outage_countdown, outage_retries
 
 log = logging.getLogger(__name__)
 
 
 class FailsSweepTask(LabelledTask):
-    """A task whose final failure (retries exhausted, or hard time limit) fails its sweep; labelled
-    in Flower with its sweep, group and shard (workers.labels)."""
+    """A task whose final failure (retries exhausted, or hard time limit) fails its sweep, unless
+    it failed for an outage; labelled in Flower with its sweep, group and shard (workers.labels)."""
+
+    def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, throw: bool = True,
+              eta: Any = None, countdown: float | None = None, max_retries: int | None = None, **options: Any) -> Any:
+        if exc is not None and is_outage(exc):  # wait the outage out (workers.retrying)
+            countdown, max_retries = outage_countdown(self.request.retries), outage_retries()
+        return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: dict, einfo: Any) -> None:
         sweep_id = kwargs["sweep_id"]
+        if is_outage(exc):
+            log.warning("sweep %s: %s gave up for now after an outage (%s); the periodic check sends it again",
+                        sweep_id, kwargs["group_key"], exc)
+            return
         where = kwargs["group_key"]
         if "shard_index" in kwargs:
             where += f" shard {kwargs['shard_index'] + 1} of {kwargs['n_shards']}"
@@ -79,10 +96,11 @@ def simulate_shard(sweep_id: int, group_key: str, shard_index: int, n_shards: in
     if store.sweep(sweep_id).status in FINAL_SWEEP_STATUSES:
         return "skipped: sweep has ended"
     sweep, groups = _plan(sweep_id)
-    start = time.perf_counter()
-    partial = pipeline.simulate_shard(sweep, groups[group_key], range(*blocks))
-    seconds = time.perf_counter() - start
-    stored = store.save_partial(sweep_id, group_key, shard_index, partial, seconds)
+    with holding(store, sweep_id, group_key, shard_index):
+        start = time.perf_counter()
+        partial = pipeline.simulate_shard(sweep, groups[group_key], range(*blocks))
+        seconds = time.perf_counter() - start
+        stored = store.save_partial(sweep_id, group_key, shard_index, partial, seconds)
     # The shard that completes its group sends the reduce as a task of its own (operators see it
     # in Flower; it retries on its own). Two shards completing at once may both send it: the
     # store finishes a group once. If the message is lost, `check_sweeps` sends it again. If the
@@ -105,12 +123,14 @@ def reduce_run(sweep_id: int, group_key: str) -> str:
 
 
 @app.task(name=CHECK_SWEEPS)
-def check_sweeps() -> int:
-    """Reduce complete groups whose reduce was lost (one `reduce_run` each, in parallel)."""
+def check_sweeps() -> str:
+    """Reduce complete groups whose reduce was lost (one `reduce_run` each, in parallel) and
+    send lost shards again."""
     pending = reduce.check_sweeps(_store())
     for sweep_id, group_key in pending:
         reduce_run.delay(sweep_id=sweep_id, group_key=group_key)
-    return len(pending)
+    resent = recovery.recover_sweeps(_store(), _send, timedelta(seconds=config.shard_lease()))
+    return "; ".join([f"{len(pending)} reduce(s) sent", *resent])
 
 
 class RecalcFailed(InfscaleError):
