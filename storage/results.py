@@ -24,6 +24,7 @@ from infscale.storage.records import (
     current_runs,
     latest_revisions,
     load_curves,
+    load_many_curves,
     recommendation_row,
 )
 from infscale.storage.rows import ChoiceRow, RecommendationRow, RunModel, RunStatus, StoredCurves
@@ -83,14 +84,16 @@ class SqlResults(SqlSessions):
         """
         with self._reading() as session:
             order = sweep_order(session, sweep_id)
+            runs = [r for r in order.select(current_runs(session, sweep_id), None, None) if r.status == RunStatus.DONE]
+            curves_of = load_many_curves(session, runs)  # one query for all runs' curves, one for their choices
+            choices: dict[int, list[ChoiceRecord]] = {run.id: [] for run in runs}
+            for c in session.scalars(select(ChoiceRecord).where(ChoiceRecord.run_id.in_(list(choices)))):
+                choices[c.run_id].append(c)
             out = []
-            for run in order.select(current_runs(session, sweep_id), None, None):
-                if run.status != RunStatus.DONE:
-                    continue
-                curves, feasible, frontier = load_curves(session, run)
-                choices = session.scalars(select(ChoiceRecord).where(ChoiceRecord.run_id == run.id))
+            for run in runs:
+                curves, feasible, frontier = curves_of[run.id]
                 decision = Decision(feasible, frontier, tuple(
-                    choice_of(c) for c in sorted(choices, key=lambda c: METHOD_RANK[c.method])
+                    choice_of(c) for c in sorted(choices[run.id], key=lambda c: METHOD_RANK[c.method])
                 ))
                 out.append(RunResult(
                     model_from_dict(run.model), scenario_from_dict(run.scenario), curves, decision, run.stop_reason
