@@ -33,7 +33,8 @@ def add_plot(sub: Any) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write into (created)")
     _add_source(p)
     p.add_argument("--svg", action="store_true", help="also write SVG next to each PNG")
-    p.add_argument("--dpi", type=positive_int, help="PNG resolution in dots per inch (default: 150, for slides)")
+    p.add_argument("--dpi", type=dpi, help=f"PNG resolution in dots per inch, {MIN_DPI} to {MAX_DPI} "
+                   "(default: 150, for slides)")
     p.set_defaults(handler=cmd_plot)
 
 
@@ -81,6 +82,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise InfscaleError(f"{args.out}: cannot write the report: {exc.strerror or exc}") from None
     print(f"{args.out} ({len(page.encode()) / 1e6:.1f} MB)")
     return 0
+
+
+MIN_DPI, MAX_DPI = 20, 600  # beyond 600 dpi a 14-inch figure is a 70-megapixel image
+
+
+def dpi(text: str) -> int:
+    """argparse type of --dpi: a resolution that draws in seconds and fits in memory."""
+    value = positive_int(text)
+    if not MIN_DPI <= value <= MAX_DPI:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_DPI} and {MAX_DPI}, got {value}")
+    return value
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:

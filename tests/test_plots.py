@@ -263,6 +263,18 @@ def test_dpi_sets_the_pixel_size(stored, tmp_path):
         assert_image(tmp_path / f"gpt5-balanced-{name}.png", name, dpi=60)
 
 
+@pytest.mark.parametrize("value", ["0", "5", "601", "100000", "high"])
+def test_dpi_out_of_range_is_one_line_and_nothing_drawn(stored, tmp_path, capsys, value):
+    url, sweep_id = stored
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plot", "--db", url, "--sweep", str(sweep_id), "--model", "gpt5", "--scenario", "balanced",
+              "--out", str(tmp_path / "out"), "--dpi", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --dpi" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def _chosen_markers(fig) -> list[tuple[tuple[float, ...], float, float]]:
     """(position, area, zorder) of every chosen-k marker (labelled 'method: k=...') of a figure."""
     out = []
