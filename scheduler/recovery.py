@@ -4,9 +4,11 @@ and sending them again (the periodic check, `infscale.check_sweeps`).
 A worker holds a lease on the shard it runs (`Storage.lease_shard`), renewed every third of
 $INFSCALE_SHARD_LEASE while it runs. A shard whose partial is missing is lost when
 - its lease ran out: the worker died, or lost the database and its retries ended, or
-- the sweep has been idle for a whole lease (no partial stored, no lease written or renewed):
-  the shard was never started because its message is gone (Redis restarted without its
-  append-only file, a message dropped), or a copy sent again was lost too.
+- every running sweep has been idle for a whole lease (no partial stored, no lease written or
+  renewed): the shard was never started because its message is gone (Redis restarted without
+  its append-only file, a message dropped), or a copy sent again was lost too. Idle means all
+  running sweeps, not just this one: a sweep queued behind another that keeps every worker busy
+  is waiting, not lost, and sending it again each lease would only grow the queue.
 Sending a shard again writes a lease held by `RESENT`, which counts as activity: the same
 shard is sent once more only after another idle lease. So recovery takes about a lease, not
 Redis' visibility timeout, and a copy that arrives twice stores nothing the second time
@@ -21,7 +23,7 @@ from datetime import datetime, timedelta
 from infscale.engine.plan import grown_shards
 from infscale.scheduler.submit import Send, shard_message
 from infscale.storage.interface import Storage
-from infscale.storage.rows import SweepStatus, utc_now
+from infscale.storage.rows import SweepRow, SweepStatus, utc_now
 
 RESENT = "re-sent by the periodic check"
 """The holder of a lease written when a shard is sent again (no worker has it yet)."""
@@ -49,10 +51,36 @@ def stall(store: Storage, sweep_id: int, lease: timedelta, now: datetime | None 
     row = store.sweep(sweep_id)
     if row.status != SweepStatus.RUNNING.value:
         return Stall((), (), None)
+    return _stall(store, row, now - _last_activity(store, store.sweeps([SweepStatus.RUNNING.value])) >= lease, now)
+
+
+def recover_sweeps(store: Storage, send: Send, lease: timedelta, now: datetime | None = None) -> list[str]:
+    """Send again every lost shard of every running sweep; one line per sweep that had some."""
+    now = now or utc_now()
+    rows = store.sweeps([SweepStatus.RUNNING.value])
+    idle = bool(rows) and now - _last_activity(store, rows) >= lease
+    said = []
+    for row in rows:
+        lost = _stall(store, row, idle, now).lost
+        if lost:
+            said.append(f"sweep {row.id}: {_resend(store, row.id, lost, send, lease, now)}")
+    return said
+
+
+def _last_activity(store: Storage, rows: list[SweepRow]) -> datetime:
+    """When one of the running sweeps `rows` last made progress: created, a partial stored, a
+    lease written."""
+    return max(
+        max([row.created_at, *(p.created_at for p in store.partial_times(row.id)),
+             *(h.renewed_at for h in store.shard_leases(row.id))])
+        for row in rows
+    )
+
+
+def _stall(store: Storage, row: SweepRow, idle: bool, now: datetime) -> Stall:
+    sweep_id = row.id
     stored_at = {(p.group_key, p.shard_index): p.created_at for p in store.partial_times(sweep_id)}
     leases = {(h.group_key, h.shard_index): h for h in store.shard_leases(sweep_id)}
-    last_activity = max([row.created_at, *stored_at.values(), *(h.renewed_at for h in leases.values())])
-    idle = now - last_activity >= lease
     lost, resent = [], []
     for group in store.progress(sweep_id):
         if group.complete or group.finished:
@@ -68,17 +96,6 @@ def stall(store: Storage, sweep_id: int, lease: timedelta, now: datetime | None 
                 resent.append(shard)
     resent_at = max((leases[s].renewed_at for s in resent), default=None)
     return Stall(tuple(lost), tuple(resent), resent_at)
-
-
-def recover_sweeps(store: Storage, send: Send, lease: timedelta, now: datetime | None = None) -> list[str]:
-    """Send again every lost shard of every running sweep; one line per sweep that had some."""
-    now = now or utc_now()
-    said = []
-    for row in store.sweeps([SweepStatus.RUNNING.value]):
-        lost = stall(store, row.id, lease, now).lost
-        if lost:
-            said.append(f"sweep {row.id}: {_resend(store, row.id, lost, send, lease, now)}")
-    return said
 
 
 def _resend(

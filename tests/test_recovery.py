@@ -27,11 +27,21 @@ LEASE = timedelta(seconds=30)
 SWEEP = "name: r\nmodels: [gpt5-mini, gpt5]\nscenarios: [balanced]\ntrials: 3000\nseed: 5\n"  # 3 blocks a group
 
 
-def running(store, blocks_per_shard: int = 1) -> tuple[int, dict]:
-    """A running sweep of 2 groups x 3 shards; (its id, group key -> its plan)."""
-    plan = plan_sweep(make_sweep(SWEEP), blocks_per_shard)
-    sweep_id = store.create_sweep(plan, status="running")
-    return sweep_id, {g.group.key: g for g in plan.groups}
+@pytest.fixture()
+def running(store):
+    """running() -> (id, group key -> its plan) of a new running sweep of 2 groups x 3 shards.
+    Cancelled after the test: idleness is judged over every running sweep, and PostgreSQL's
+    database is shared by the session's tests."""
+    created = []
+
+    def create() -> tuple[int, dict]:
+        plan = plan_sweep(make_sweep(SWEEP), 1)
+        created.append(store.create_sweep(plan, status="running"))
+        return created[-1], {g.group.key: g for g in plan.groups}
+
+    yield create
+    for sweep_id in created:
+        store.cancel_sweep(sweep_id)
 
 
 def store_shard(store, sweep_id: int, groups: dict, key: str, index: int) -> None:
@@ -48,8 +58,8 @@ def group_spec_sweep():
     return make_sweep(SWEEP)
 
 
-def test_leases_are_written_renewed_and_listed_in_order(store):
-    sweep_id, groups = running(store)
+def test_leases_are_written_renewed_and_listed_in_order(store, running):
+    sweep_id, groups = running()
     first, second = list(groups)
     t0 = store.sweep(sweep_id).created_at
     store.lease_shard(sweep_id, second, 1, "b", LEASE, t0)
@@ -60,15 +70,15 @@ def test_leases_are_written_renewed_and_listed_in_order(store):
     assert leases[0].renewed_at == t0 + timedelta(seconds=5) and leases[0].expires_at == t0 + timedelta(seconds=35)
 
 
-def test_unstarted_shards_are_lost_only_after_an_idle_lease(store):
-    sweep_id, _ = running(store)
+def test_unstarted_shards_are_lost_only_after_an_idle_lease(store, running):
+    sweep_id, _ = running()
     t0 = store.sweep(sweep_id).created_at
     assert stall(store, sweep_id, LEASE, t0 + LEASE - timedelta(seconds=1)).lost == ()
     assert len(stall(store, sweep_id, LEASE, t0 + LEASE).lost) == 6
 
 
-def test_a_dead_workers_shard_is_lost_when_its_lease_ends_while_others_progress(store):
-    sweep_id, groups = running(store)
+def test_a_dead_workers_shard_is_lost_when_its_lease_ends_while_others_progress(store, running):
+    sweep_id, groups = running()
     key = next(iter(groups))
     t0 = store.sweep(sweep_id).created_at
     store.lease_shard(sweep_id, key, 0, "dead", LEASE, t0)
@@ -79,8 +89,17 @@ def test_a_dead_workers_shard_is_lost_when_its_lease_ends_while_others_progress(
     assert stall(store, sweep_id, LEASE, t0 + LEASE).lost == ((key, 0),)
 
 
-def test_stored_shards_and_complete_groups_are_never_lost(store):
-    sweep_id, groups = running(store)
+def test_a_sweep_queued_behind_a_busy_one_is_waiting_not_lost(store, running):
+    busy, groups = running()
+    queued, _ = running()
+    t0 = store.sweep(queued).created_at
+    store.lease_shard(busy, next(iter(groups)), 0, "alive", LEASE, t0 + LEASE - timedelta(seconds=1))
+    assert stall(store, queued, LEASE, t0 + LEASE).lost == ()
+    assert len(stall(store, queued, LEASE, t0 + 2 * LEASE).lost) == 6  # the busy one's worker died too
+
+
+def test_stored_shards_and_complete_groups_are_never_lost(store, running):
+    sweep_id, groups = running()
     first, second = list(groups)
     for index in range(3):
         store_shard(store, sweep_id, groups, first, index)
@@ -89,8 +108,8 @@ def test_stored_shards_and_complete_groups_are_never_lost(store):
     assert stall(store, sweep_id, LEASE, latest + LEASE).lost == ((second, 0), (second, 2))
 
 
-def test_recovery_sends_the_lost_shards_once_a_lease_with_their_blocks(store):
-    sweep_id, groups = running(store)
+def test_recovery_sends_the_lost_shards_once_a_lease_with_their_blocks(store, running):
+    sweep_id, groups = running()
     key = next(iter(groups))
     t0 = store.sweep(sweep_id).created_at
     store.lease_shard(sweep_id, key, 2, "dead", LEASE, t0)
@@ -108,8 +127,8 @@ def test_recovery_sends_the_lost_shards_once_a_lease_with_their_blocks(store):
     assert len(stall(store, sweep_id, LEASE, t0 + 2 * LEASE).lost) == 6  # idle since the re-send: all of them
 
 
-def test_a_broker_that_refuses_leaves_the_shards_lost_for_the_next_check(store):
-    sweep_id, _ = running(store)
+def test_a_broker_that_refuses_leaves_the_shards_lost_for_the_next_check(store, running):
+    sweep_id, _ = running()
     t0 = store.sweep(sweep_id).created_at
 
     def refuse(messages):
@@ -120,8 +139,8 @@ def test_a_broker_that_refuses_leaves_the_shards_lost_for_the_next_check(store):
     assert store.shard_leases(sweep_id) == [] and len(stall(store, sweep_id, LEASE, t0 + LEASE).lost) == 6
 
 
-def test_ended_sweeps_wait_for_nothing(store):
-    sweep_id, _ = running(store)
+def test_ended_sweeps_wait_for_nothing(store, running):
+    sweep_id, _ = running()
     store.cancel_sweep(sweep_id)
     t0 = store.sweep(sweep_id).created_at
     assert stall(store, sweep_id, 10 * LEASE, t0 + 10 * LEASE).waiting == 0
@@ -130,9 +149,9 @@ def test_ended_sweeps_wait_for_nothing(store):
     assert [m for m in sent if m["sweep_id"] == sweep_id] == []
 
 
-def test_status_says_what_a_sweep_waits_for_instead_of_an_eta(store, monkeypatch):
+def test_status_says_what_a_sweep_waits_for_instead_of_an_eta(store, running, monkeypatch):
     monkeypatch.setenv("INFSCALE_SHARD_LEASE", "30")
-    sweep_id, groups = running(store)
+    sweep_id, groups = running()
     key = next(iter(groups))
     store_shard(store, sweep_id, groups, key, 0)
     stored = store.partial_times(sweep_id)[0].created_at
