@@ -59,8 +59,9 @@ def advance_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[P
     its scenarios, say how sure each decision is (engine.confidence; legacy mode's single block
     gives None) and whether the group needs another round."""
     merged = merge(partials)
-    done = merged.blocks.size
-    if merged.blocks[-1] != done - 1 or not is_round_end(sweep, done):
+    done = merged.n_blocks
+    last = merged.blocks[-1] + (merged.spans[-1] if merged.spans is not None else 1)
+    if merged.blocks[0] != 0 or last != done or not is_round_end(sweep, done):
         raise ValueError(f"{group.key}: blocks {merged.blocks.tolist()} are not whole rounds")
     curves = summarize(merged, group, bins_for(group), ddof=0 if sweep.mode is Mode.LEGACY else 1)
     if sweep.mode is Mode.STANDARD:  # legacy reports the notebook's statistics as they are

@@ -215,10 +215,15 @@ def model_stream_key(model_key: str) -> int:
 
 
 def partial_bytes(group: SimulationGroup, n_blocks: int) -> int:
-    """Memory of a group's fully merged partial statistics (see engine.statistics.Partial)."""
+    """Memory of a group's merged partial statistics as a reduce holds them (engine.batches):
+    at most MAX_BATCHES rows plus the open batch's O(log W) nodes, and three histograms (the
+    merger's, the result's copy and the shard being decoded)."""
+    from infscale.engine.batches import MAX_BATCHES, batch_level  # batches builds on this module's groups
+
     k = group.grid().size
-    per_block = 8 * (2 + 2 * N_METRICS * k + len(group.scenarios) * k)
-    return n_blocks * per_block + 8 * N_METRICS * k * (N_BINS + 2)
+    per_row = 8 * (2 + 2 * N_METRICS * k + len(group.scenarios) * k)
+    rows = min(n_blocks, MAX_BATCHES) + batch_level(n_blocks) + 1
+    return rows * per_row + 3 * 8 * N_METRICS * k * (N_BINS + 2)
 
 
 def working_bytes(group: SimulationGroup, plan: BlockPlan, mode: Mode) -> int:

@@ -58,16 +58,25 @@ class Partial:
     m2: np.ndarray  # (n, 3, K) float64, sum of squared deviations from the block mean
     feasible: np.ndarray  # (n, S, K) int64, trials meeting all budgets of scenario s
     hist: np.ndarray  # (3, K, N_BINS + 2) int64
+    # Past engine.batches.MAX_BATCHES blocks a merged partial's rows are batches: row i holds
+    # blocks [blocks[i], blocks[i] + 2^level) that are present, spans[i] of them.
+    level: int = 0
+    spans: np.ndarray | None = None  # (n,) int64 when level > 0
 
     @property
     def n_trials(self) -> int:
         return int(self.trials.sum())
 
+    @property
+    def n_blocks(self) -> int:
+        """Trial blocks covered (rows are blocks, or batches of them)."""
+        return int(self.spans.sum()) if self.spans is not None else int(self.blocks.size)
+
     def equals(self, other: "Partial") -> bool:
         """Bit-for-bit equality of every array."""
-        return all(
+        return self.level == other.level and all(
             np.array_equal(getattr(self, f), getattr(other, f))
-            for f in ("blocks", "trials", "sums", "m2", "feasible", "hist")
+            for f in ("blocks", "trials", "sums", "m2", "feasible", "hist", "spans")
         )
 
 
@@ -139,11 +148,25 @@ def bins_for(group: SimulationGroup) -> Bins:
 
 
 def merge(parts: Sequence[Partial]) -> Partial:
-    """Merge partials of disjoint blocks; the result is the same for any order or grouping."""
+    """Merge partials of disjoint blocks; the result is the same for any order or grouping.
+
+    Up to engine.batches.MAX_BATCHES blocks, one row per block in block order; past it, or
+    when a part is already batched, the rows are engine.batches' batches.
+    """
+    from infscale.engine import batches  # it builds on Partial: imported here, not above
+
     if not parts:
         raise MergeError("nothing to merge")
-    if len(parts) == 1:
+    if len(parts) == 1 and (parts[0].level or parts[0].blocks.size <= batches.MAX_BATCHES):
         return parts[0]
+    if any(p.level for p in parts):
+        return batches.merge_in_order(sorted(parts, key=lambda p: int(p.blocks[0])))
+    merged = _concatenate(parts)
+    return batches.merge_in_order([merged]) if merged.blocks.size > batches.MAX_BATCHES else merged
+
+
+def _concatenate(parts: Sequence[Partial]) -> Partial:
+    """One row per block, in block order, histograms added."""
     blocks = np.concatenate([p.blocks for p in parts])
     order = np.argsort(blocks, kind="stable")
     if np.any(np.diff(blocks[order]) == 0):

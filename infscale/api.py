@@ -21,11 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, Iterator, Mapping, Sequence, TypeVar
 
+from infscale.engine.batches import merge_in_order
 from infscale.engine.errors import InfscaleError
 from infscale.engine.pipeline import RunResult
 from infscale.engine.selection import Method, Recommendation
 from infscale.engine.specs import ScenarioSpec, SweepSpec
-from infscale.engine.statistics import Partial, merge
+from infscale.engine.statistics import Partial
 from infscale.engine.whatif import Budgets, decide_again
 from infscale.reports.tables import columns_of, curves_columns, to_csv, to_pandas
 from infscale.storage.rows import ChoiceRow, PriceRow, RecommendationRow, StoredCurves, SweepRow
@@ -242,7 +243,7 @@ class Sweep:
             groups = self.store.progress(self.id)
             stored = bool(groups) and all(g.complete and g.shards_done > 0 for g in groups)
             self._blocks = {
-                g.group_key: merge(self.store.partials(self.id, g.group_key))
+                g.group_key: merge_in_order(self.store.stream_partials(self.id, g.group_key))
                 for g in groups
             } if stored else {}
         return self._blocks

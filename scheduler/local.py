@@ -1,8 +1,9 @@
 """`infscale run`: the whole sweep in this machine's processes, no servers.
 
-Shards (contiguous block ranges) go to a process pool; each group's partials are merged as
-they arrive (merging is exact in any order), so the answer equals the serial
-`engine.pipeline.run_sweep` bit for bit. Groups simulate in rounds (engine.adaptive): one round
+Shards (contiguous block ranges) go to a process pool; each group's partials are merged in
+block order as they arrive (one that comes early waits for those before it; engine.batches
+keeps the merged rows bounded), so the answer equals the serial `engine.pipeline.run_sweep`
+bit for bit. Groups simulate in rounds (engine.adaptive): one round
 of all blocks for a fixed trial count; with `trials: auto`, each round's shards of every group
 still running go to the pool together, then `advance_group` says which groups need more.
 """
@@ -13,10 +14,11 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Callable
 
+from infscale.engine.batches import MAX_BATCHES, BlockMerger
 from infscale.engine.pipeline import RunResult, SweepResult, advance_group, order_runs, recommend_all, run_exact, simulate_shard
 from infscale.engine.plan import SimulationGroup, block_plan, first_round, shards, simulation_groups
 from infscale.engine.specs import Mode, SweepSpec
-from infscale.engine.statistics import Partial, merge
+from infscale.engine.statistics import Partial
 
 Progress = Callable[[int], None]
 """Called with the number of trials just finished (summed over groups)."""
@@ -40,7 +42,7 @@ def run_local(sweep: SweepSpec, workers: int | None = None, progress: Progress |
     workers = workers or default_workers()
     groups = simulation_groups(sweep)
     todo = {g: first_round(sweep) for g in range(len(groups))}
-    merged: dict[int, Partial] = {}
+    merged: dict[int, BlockMerger] = {}
     runs: list[RunResult] = []
     pool = None
     if workers > 1:
@@ -53,7 +55,7 @@ def run_local(sweep: SweepSpec, workers: int | None = None, progress: Progress |
             _simulate_round(sweep, groups, todo, merged, workers, pool, progress)
             following = {}
             for g in todo:
-                step = advance_group(sweep, groups[g], [merged[g]])
+                step = advance_group(sweep, groups[g], [merged[g].result()])
                 if step.next_blocks is None:
                     runs.extend(step.runs)
                     del merged[g]
@@ -68,20 +70,27 @@ def run_local(sweep: SweepSpec, workers: int | None = None, progress: Progress |
 
 
 def _simulate_round(
-    sweep: SweepSpec, groups: tuple[SimulationGroup, ...], todo: dict[int, range], merged: dict[int, Partial],
+    sweep: SweepSpec, groups: tuple[SimulationGroup, ...], todo: dict[int, range], merged: dict[int, BlockMerger],
     workers: int, pool: Executor | None, progress: Progress | None,
 ) -> None:
-    """Simulate blocks `todo[g]` of each group g and merge them into `merged[g]`."""
+    """Simulate blocks `todo[g]` of each group g and merge them, in block order, into `merged[g]`."""
     plan = block_plan(sweep)
     tasks = []
     for g, blocks in todo.items():
-        # About four shards per worker per group keeps the pool busy without tiny tasks.
-        per_shard = max(1, -(-len(blocks) // (4 * workers)))
+        # About four shards per worker per group keeps the pool busy without tiny tasks; a
+        # shard holds one row per block, so at most a quarter of a merged partial's rows.
+        per_shard = min(max(1, -(-len(blocks) // (4 * workers))), MAX_BATCHES // 4)
         tasks += [(g, shard.blocks) for shard in shards(blocks, per_shard)]
-    # The main process holds one merged partial per group rather than every shard's.
+    # The main process holds one merger per group, and the shards that came before their turn.
+    waiting: dict[int, dict[int, Partial]] = {g: {} for g in todo}
+    next_block = {g: blocks.start for g, blocks in todo.items()}
 
     def add(g: int, part: Partial, blocks: range) -> None:
-        merged[g] = part if g not in merged else merge([merged[g], part])
+        waiting[g][blocks.start] = part
+        while next_block[g] in waiting[g]:
+            ready = waiting[g].pop(next_block[g])
+            merged.setdefault(g, BlockMerger()).add(ready)
+            next_block[g] = int(ready.blocks[-1]) + 1
         if progress:
             progress(sum(plan.block_size(b) for b in blocks))
 

@@ -1,8 +1,9 @@
 """From stored partials to stored answers, for sweeps whose shards run anywhere.
 
 A group's runs are finished once every shard of the group has stored its partial: the
-partials are merged in shard order (`engine.pipeline.advance_group`, the same function the
-local runner uses, so the answer is bit-identical) and written by `Storage.finish_group`.
+partials stream from the database, are merged in shard order (engine.batches, as the local
+runner merges) and decided by `engine.pipeline.advance_group`, the function the local runner
+uses, so the answer is bit-identical; `Storage.finish_group` writes it.
 With `trials: auto`, the group may need another round instead: its shards are enqueued first
 and the simulation extended (`Storage.extend_simulation`) only once they are on the queue, so a
 broker that cannot take them leaves the group complete and unreduced, for the periodic check
@@ -17,6 +18,7 @@ broker dropped).
 
 from __future__ import annotations
 
+from infscale.engine.batches import merge_in_order
 from infscale.engine.pipeline import advance_group, recommend_all
 from infscale.engine.plan import shards, simulation_groups
 from infscale.engine.specs import SweepSpec
@@ -43,7 +45,10 @@ def reduce_group(store: Storage, sweep_id: int, sweep: SweepSpec, group_key: str
     outcome = "group was finished"
     if not progress.finished:
         group = next(g for g in simulation_groups(sweep) if g.key == group_key)
-        step = advance_group(sweep, group, store.partials(sweep_id, group_key))
+        # Merged one at a time as they stream from storage, in shard order: memory stays one
+        # partial plus the bounded merged rows, however many shards (engine.batches).
+        merged = merge_in_order(store.stream_partials(sweep_id, group_key))
+        step = advance_group(sweep, group, [merged])
         if step.next_blocks is not None:
             return _next_round(store, sweep_id, group_key, step.next_blocks, send)
         finished = store.finish_group(sweep_id, group_key, step.runs)

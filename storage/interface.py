@@ -23,7 +23,7 @@ The contract, per concept:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Iterable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from infscale.engine.prices import PriceQuote
 from infscale.engine.selection import Recommendation
@@ -114,6 +114,10 @@ class Storage(Protocol):
 
     def partials(self, sweep_id: int, group_key: str) -> list[Partial]:
         """The group's stored partials, in shard order."""
+
+    def stream_partials(self, sweep_id: int, group_key: str) -> Iterator[Partial]:
+        """The group's stored partials, in shard order, one at a time: a reader that merges
+        each before taking the next holds one partial, not all (the reduce's bounded memory)."""
 
     def shard_counts(self, sweep_id: int) -> dict[str, tuple[int, int]]:
         """group_key -> (shards stored, shards in total), groups in sweep order."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from infscale.engine.selection import Recommendation
 from infscale.engine.specs import ModelSpec, SweepSpec
@@ -188,6 +188,9 @@ class MemoryStore(MemoryPrices):
         with self._lock:
             stored = self._simulation(sweep_id, group_key).partials
             return [stored[i][0] for i in sorted(stored)]
+
+    def stream_partials(self, sweep_id: int, group_key: str) -> Iterator[Partial]:
+        return iter(self.partials(sweep_id, group_key))  # held in memory already
 
     def shard_counts(self, sweep_id: int) -> dict[str, tuple[int, int]]:
         return {g.group_key: (g.shards_done, g.n_shards) for g in self.progress(sweep_id)}

@@ -8,6 +8,8 @@ A partial is stored encoded (storage.codec) and handed back decoded: callers see
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from sqlalchemy import func, select
 
 from infscale.engine.statistics import Partial
@@ -34,13 +36,19 @@ class SqlPartials(SqlSessions):
             )
 
     def partials(self, sweep_id: int, group_key: str) -> list[Partial]:
+        return list(self.stream_partials(sweep_id, group_key))
+
+    def stream_partials(self, sweep_id: int, group_key: str) -> Iterator[Partial]:
         with self._reading() as session:
             simulation = simulation_record(session, sweep_id, group_key)
-            return [partial_from_bytes(b) for b in session.scalars(
+            rows = session.scalars(
                 select(PartialRecord.data)
                 .where(PartialRecord.simulation_id == simulation.id)
                 .order_by(PartialRecord.shard_index)
-            )]
+                .execution_options(yield_per=4)  # a few encoded rows fetched at a time
+            )
+            for data in rows:
+                yield partial_from_bytes(data)
 
     def shard_counts(self, sweep_id: int) -> dict[str, tuple[int, int]]:
         """group_key -> (shards stored, shards in total), groups in sweep order."""
