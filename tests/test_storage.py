@@ -28,7 +28,7 @@ from infscale.engine.plan import block_plan, plan_sweep, shard_ranges, simulatio
 from infscale.engine.specs import SweepSpec
 from infscale.engine.statistics import METRICS, Partial
 from infscale.readers.sweep_files import sweep_from_yaml
-from infscale.storage.codec import MAGIC, partial_from_bytes, partial_to_bytes
+from infscale.storage.codec import FIELDS, MAGIC, MAGIC_V1, partial_from_bytes, partial_to_bytes
 from infscale.config import DEFAULT_DATABASE_URL, database_url
 from infscale.storage.database import make_engine, upgrade
 from infscale.storage.errors import CorruptPartial, NotFound
@@ -238,6 +238,18 @@ def test_codec_round_trip_is_bit_exact_and_compact(sharded: tuple[SweepSpec, dic
     assert partial_to_bytes(back) == data  # deterministic
     raw = sum(getattr(partial, n).nbytes for n in ("blocks", "trials", "sums", "m2", "feasible", "hist"))
     assert len(data) < raw / 2
+
+
+def test_codec_reads_partials_stored_in_the_first_format(sharded: tuple[SweepSpec, dict[str, list[Partial]]]) -> None:
+    # ISP1, as stored before the compact histogram: zlib over the six arrays in .npy format.
+    sweep, _ = sharded
+    partial = simulate_shard(sweep, simulation_groups(sweep)[0], range(2))
+    buffer = io.BytesIO()
+    for name in FIELDS:
+        np.save(buffer, getattr(partial, name), allow_pickle=False)
+    old = MAGIC_V1 + zlib.compress(buffer.getvalue(), 1)
+    assert partial_from_bytes(old).equals(partial)
+    assert len(partial_to_bytes(partial)) < len(old)
 
 
 def test_codec_rejects_foreign_truncated_and_pickled_bytes() -> None:
