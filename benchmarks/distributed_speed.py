@@ -1,7 +1,8 @@
 """Distributed speed figures for the README (issue 3: distributed sweeps on Celery and Redis).
 
-    python benchmarks/distributed_speed.py            # both figures (about two minutes)
+    python benchmarks/distributed_speed.py            # all three figures (several minutes)
     python benchmarks/distributed_speed.py --quick    # fewer shards and trials, same figures
+    python benchmarks/distributed_speed.py --only reduce   # one figure
 
 Starts its own redis-server (free port, temporary directory) and real `celery worker`
 processes on a SQLite file (or --db, e.g. a PostgreSQL URL).
@@ -17,15 +18,24 @@ processes on a SQLite file (or --db, e.g. a PostgreSQL URL).
    sweep is done (the reduce included); 5 runs each, the ratio of the best times (and of the
    medians); workers are started and ready before the clock starts. Other load on the machine
    shows up here first: run it on a quiet one.
+3. Reduce memory (goal: peak under 500 MB at 245 shards, not growing with the shard count):
+   GPT-5 at k_max 1024, grid all, shards of 16 blocks (4,000,000 trials = 245 shards); every
+   shard's partial is one real 16-block partial stored under its own block indices (its
+   values repeat: memory and bytes do not depend on them, and simulating 4e9 inferences
+   would take minutes); then `reduce_group` in a fresh process, whose peak RSS is printed
+   with the database bytes per shard. No broker or worker needed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
@@ -33,10 +43,15 @@ from typing import Iterator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
+from infscale.engine.pipeline import simulate_shard  # noqa: E402
+from infscale.engine.plan import plan_sweep  # noqa: E402
 from infscale.scheduler.submit import submit  # noqa: E402
 from infscale.workers.broker import sender  # noqa: E402
 from infscale.readers.sweep_files import load_sweep  # noqa: E402
 from infscale.storage.sql import SqlStore  # noqa: E402
+from infscale.storage.codec import partial_to_bytes  # noqa: E402
 from tests.services import RedisServer, Worker, wait_for  # noqa: E402
 
 TINY = """\
@@ -66,16 +81,68 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="200 tiny shards and a smaller large sweep")
     parser.add_argument("--db", help="database URL (default: a SQLite file in a temporary directory)")
+    parser.add_argument("--only", choices=("overhead", "scaling", "reduce"), help="one figure only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="infscale-bench-") as tmp:
         directory = Path(tmp)
         url = args.db or f"sqlite:///{directory / 'bench.db'}"
+        if args.only in (None, "reduce"):
+            reduce_memory(directory, url, shard_counts=(30, 60) if args.quick else (30, 60, 120, 245))
+        if args.only == "reduce":
+            return
         redis = RedisServer(directory / "redis").start()
         try:
-            shard_overhead(directory, url, redis, shards=200 if args.quick else 400)
-            scaling(directory, url, redis, blocks=64 if args.quick else 128, repeats=1 if args.quick else 5)
+            if args.only in (None, "overhead"):
+                shard_overhead(directory, url, redis, shards=200 if args.quick else 400)
+            if args.only in (None, "scaling"):
+                scaling(directory, url, redis, blocks=64 if args.quick else 128, repeats=1 if args.quick else 5)
         finally:
             redis.stop()
+
+
+REDUCE_SHARD_BLOCKS = 16
+
+
+def reduce_memory(directory: Path, url: str, shard_counts: tuple[int, ...]) -> None:
+    print("reduce of one group (GPT-5, k_max 1024, grid all, shards of 16 blocks), in a fresh process:")
+    for n_shards in shard_counts:
+        trials = int(n_shards * REDUCE_SHARD_BLOCKS * 1024 * 0.998)  # 245 shards: 4,000,000 trials
+        path = directory / "reduce.yaml"
+        path.write_text(
+            "name: bench-reduce\nmodels: [gpt5]\nscenarios:\n  - {name: wide, max_total_cost: 10, max_total_time: 3000,"
+            f" min_accuracy: 0.9, k_max: 1024, parallelism: 1, k_grid: all}}\ntrials: {trials}\nseed: 3\n"
+        )
+        sweep = load_sweep(path)
+        plan = plan_sweep(sweep, REDUCE_SHARD_BLOCKS)
+        (group_plan,) = plan.groups
+        store = SqlStore(url)
+        sweep_id = store.create_sweep(plan)
+        real = simulate_shard(sweep, group_plan.group, group_plan.shards[0].blocks)
+        sizes = []
+        for shard in group_plan.shards:
+            n = len(shard.blocks)
+            relabelled = replace(
+                real, blocks=np.arange(shard.blocks.start, shard.blocks.stop, dtype=np.int64), trials=real.trials[:n],
+                sums=real.sums[:n], m2=real.m2[:n], feasible=real.feasible[:n],
+            )
+            sizes.append(len(partial_to_bytes(relabelled)))  # what the store writes
+            store.save_partial(sweep_id, group_plan.group.key, shard.index, relabelled, 0.0)
+        store.close()
+        script = (
+            "import resource, sys, time; from infscale.scheduler.reduce import reduce_group;"
+            "from infscale.storage.sql import SqlStore; s = SqlStore(sys.argv[1]); i = int(sys.argv[2]);"
+            "t = time.perf_counter(); out = reduce_group(s, i, s.sweep_spec(i), sys.argv[3], send=None);"
+            "print(out, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", script, url, str(sweep_id), group_plan.group.key], capture_output=True, text=True,
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        if proc.returncode != 0 or "group finished" not in proc.stdout:
+            raise SystemExit(proc.stderr or proc.stdout)
+        seconds, rss = (float(x) for x in proc.stdout.split()[-2:])
+        print(f"  {len(group_plan.shards):4d} shards ({trials:>9,} trials): peak {rss / 1024:6.0f} MB, {seconds:5.1f} s;"
+              f" database {statistics.median(sizes) / 1e6:.2f} MB per shard (median)   (goal: peak < 500 MB)")
 
 
 def shard_overhead(directory: Path, url: str, redis: RedisServer, shards: int) -> None:
