@@ -191,3 +191,19 @@ def test_outages_are_waited_out_for_the_configured_time(monkeypatch):
     assert max(_outage_step(i) for i in range(n)) == 30  # capped
     assert is_outage(OperationalError("SELECT 1", {}, Exception("connection refused")))
     assert is_outage(ConnectionRefusedError()) and not is_outage(ValueError("a bug"))
+
+
+def test_status_command_prints_the_wait(tmp_path, monkeypatch, capsys):
+    from infscale.cli.main import main
+    from infscale.storage.sql import SqlStore
+
+    monkeypatch.setenv("INFSCALE_SHARD_LEASE", "30")
+    url = f"sqlite:///{tmp_path / 'infscale.db'}"
+    with SqlStore(url) as store:
+        sweep_id = store.create_sweep(plan_sweep(make_sweep(SWEEP), 1), status="running")
+        t0 = store.sweep(sweep_id).created_at
+        recover_sweeps(store, lambda messages: None, LEASE, t0 + LEASE)
+    assert main(["status", str(sweep_id), "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert f"  waiting 6 shards lost, re-sent at {t0 + LEASE:%H:%M:%S} UTC" in out
+    assert "ETA" not in out
