@@ -117,6 +117,7 @@ def add_wait(sub: Any) -> None:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
+    from infscale.reports.text import waiting_words
     from infscale.scheduler.progress import sweep_progress
 
     store = open_store(args.db)
@@ -141,8 +142,9 @@ def cmd_wait(args: argparse.Namespace) -> int:
     if progress.ended:
         print(f"sweep {s.id} {s.status}" + (f": {s.error}" if s.error else ""), file=sys.stderr)
         return EXIT_FAILED
+    waiting = waiting_words(progress)
     print(f"sweep {s.id} still {s.status} after {args.timeout:g} s: {progress.shards_done} of "
-          f"{progress.shards_total} shards stored", file=sys.stderr)
+          f"{progress.shards_total} shards stored" + (f"; waiting: {waiting}" if waiting else ""), file=sys.stderr)
     return EXIT_TIMEOUT
 
 

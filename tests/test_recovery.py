@@ -207,3 +207,5 @@ def test_status_command_prints_the_wait(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert f"  waiting 6 shards lost, re-sent at {t0 + LEASE:%H:%M:%S} UTC" in out
     assert "ETA" not in out
+    assert main(["wait", str(sweep_id), "--db", url, "--timeout", "0"]) == 2
+    assert f"waiting: 6 shards lost, re-sent at {t0 + LEASE:%H:%M:%S} UTC" in capsys.readouterr().err
