@@ -7,6 +7,7 @@ raises `SpecError` naming the source and the field path on the first problem.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Mapping
@@ -14,6 +15,16 @@ from typing import Any, Mapping
 import numpy as np
 
 from infscale.engine.errors import SpecError
+
+MAX_INT64 = 2**63 - 1
+"""Integers a spec stores (seed, trials) fit a signed 64-bit column on SQLite and PostgreSQL alike."""
+MAX_K = 1_000_000
+"""The largest k_max: far beyond any deployment, and a grid that is always cheap to build."""
+MAX_USD_PER_TOKEN = 0.01
+"""Prices above $10,000 per million tokens are a typo (e.g. per million given as per token)."""
+MAX_SECONDS_PER_TOKEN = 60.0
+"""Times above a minute per token are a typo (e.g. milliseconds given as seconds x 1000)."""
+MAX_NAME_LENGTH = 200
 
 
 class Mode(str, Enum):
@@ -225,10 +236,10 @@ def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpe
         key=key,
         name=_string(data.get("name", key), source, f"{where}.name"),
         # A model with a litellm_key and neither price is priced from the price history.
-        c_in=None if _priced_by_key(data) else num.get("c_in", lo=0.0),
-        c_out=None if _priced_by_key(data) else num.get("c_out", lo=0.0),
-        t_in=num.get("t_in", lo=0.0),
-        t_out=num.get("t_out", lo=0.0),
+        c_in=None if _priced_by_key(data) else num.get("c_in", lo=0.0, hi=MAX_USD_PER_TOKEN, unit="$ per token"),
+        c_out=None if _priced_by_key(data) else num.get("c_out", lo=0.0, hi=MAX_USD_PER_TOKEN, unit="$ per token"),
+        t_in=num.get("t_in", lo=0.0, hi=MAX_SECONDS_PER_TOKEN, unit="seconds per token"),
+        t_out=num.get("t_out", lo=0.0, hi=MAX_SECONDS_PER_TOKEN, unit="seconds per token"),
         mu_Lin=num.get("mu_Lin", lo=1.0),
         sigma_Lin=num.get("sigma_Lin", lo=0.0),
         mu_Lout=num.get("mu_Lout", lo=1.0),
@@ -265,19 +276,19 @@ def scenario_from_mapping(data: Any, source: str, where: str) -> ScenarioSpec:
     try:
         grid = KGrid(grid_name)
     except ValueError:
-        raise SpecError(source, f"{where}.k_grid", f"must be 'multiples' or 'all', got {grid_name!r}") from None
+        raise SpecError(source, f"{where}.k_grid", f"must be 'multiples' or 'all', got {shown(grid_name)}") from None
     latency_name = data.get("latency", Latency.PAPER.value)
     try:
         latency = Latency(latency_name)
     except ValueError:
-        raise SpecError(source, f"{where}.latency", f"must be 'paper' or 'waves', got {latency_name!r}") from None
+        raise SpecError(source, f"{where}.latency", f"must be 'paper' or 'waves', got {shown(latency_name)}") from None
     min_probability = data.get("min_probability")
     scenario = ScenarioSpec(
         name=_string(_required(data, "name", source, where), source, f"{where}.name"),
         max_total_cost=num.get("max_total_cost", lo=0.0, open_lo=True),
         max_total_time=num.get("max_total_time", lo=0.0, open_lo=True),
         min_accuracy=num.get("min_accuracy", lo=0.0, hi=1.0),
-        k_max=_integer(_required(data, "k_max", source, where), source, f"{where}.k_max", lo=1),
+        k_max=_integer(_required(data, "k_max", source, where), source, f"{where}.k_max", lo=1, hi=MAX_K),
         parallelism=_integer(_required(data, "parallelism", source, where), source, f"{where}.parallelism", lo=1),
         k_grid=grid,
         min_probability=(
@@ -317,7 +328,7 @@ def sweep_from_mapping(
     try:
         mode = Mode(mode_name)
     except ValueError:
-        raise SpecError(source, "mode", f"must be 'standard', 'legacy' or 'exact', got {mode_name!r}") from None
+        raise SpecError(source, "mode", f"must be 'standard', 'legacy' or 'exact', got {shown(mode_name)}") from None
     _check_billing(models, scenarios, source)
     if mode is Mode.LEGACY:
         _check_legacy(models, scenarios, source)
@@ -335,7 +346,7 @@ def sweep_from_mapping(
         models=models,
         scenarios=scenarios,
         trials=trials,
-        seed=_integer(data.get("seed", 0), source, "seed", lo=0),
+        seed=_integer(data.get("seed", 0), source, "seed", lo=0, hi=MAX_INT64),
         mode=mode,
         adaptive=adaptive,
         source=source,
@@ -372,11 +383,11 @@ def _priced_by_key(data: Mapping[str, Any]) -> bool:
 def _billing_fields(data: Mapping[str, Any], num: "_Numbers", source: str, where: str) -> dict[str, Any]:
     """t_fixed, input_billing and c_in_cached of a catalog entry (all optional)."""
     billing = _input_billing(data, source, where)
-    cached = num.get("c_in_cached", lo=0.0) if data.get("c_in_cached") is not None else None
+    cached = num.get("c_in_cached", lo=0.0, hi=MAX_USD_PER_TOKEN, unit="$ per token") if data.get("c_in_cached") is not None else None
     if billing is InputBilling.CACHED and cached is None:
         raise SpecError(source, f"{where}.c_in_cached", "is required with input_billing: cached ($ per cached input token)")
     return dict(
-        t_fixed=num.get("t_fixed", lo=0.0) if data.get("t_fixed") is not None else 0.0,
+        t_fixed=num.get("t_fixed", lo=0.0, hi=3600.0, unit="seconds per inference") if data.get("t_fixed") is not None else 0.0,
         input_billing=billing,
         c_in_cached=cached,
     )
@@ -388,7 +399,7 @@ def _input_billing(data: Mapping[str, Any], source: str, where: str) -> InputBil
         return InputBilling(name)
     except ValueError:
         known = ", ".join(b.value for b in InputBilling)
-        raise SpecError(source, f"{where}.input_billing", f"must be one of {known}, got {name!r}") from None
+        raise SpecError(source, f"{where}.input_billing", f"must be one of {known}, got {shown(name)}") from None
 
 
 def _check_billing(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:
@@ -413,7 +424,7 @@ def _accuracy_model(
         model = AccuracyModel(name)
     except ValueError:
         known = ", ".join(m.value for m in AccuracyModel)
-        raise SpecError(source, f"{where}.accuracy_model", f"unknown accuracy model {name!r} (known: {known})") from None
+        raise SpecError(source, f"{where}.accuracy_model", f"unknown accuracy model {shown(name)} (known: {known})") from None
     if not model.is_correctness:
         for key in ("alpha", "beta"):
             if key in data:
@@ -461,7 +472,7 @@ def _knee(data: Mapping[str, Any], mode: Mode, source: str) -> Knee:
         return Knee.CURVATURE_2D
     name = data.get("knee", Knee.CHORD.value)
     if name not in (Knee.CHORD.value, Knee.CURVATURE.value):
-        raise SpecError(source, "knee", f"must be 'chord' or 'curvature', got {name!r}")
+        raise SpecError(source, "knee", f"must be 'chord' or 'curvature', got {shown(name)}")
     return Knee(name)
 
 
@@ -494,8 +505,8 @@ def _trials(data: Mapping[str, Any], source: str) -> tuple[int, AdaptiveTrials |
             if key in data:
                 raise SpecError(source, key, f"only with trials: auto (trials is {value!r})")
         if isinstance(value, str):
-            raise SpecError(source, "trials", f"must be an integer or 'auto', got {value!r}")
-        return _integer(value, source, "trials", lo=1), None
+            raise SpecError(source, "trials", f"must be an integer or 'auto', got {shown(value)}")
+        return _integer(value, source, "trials", lo=1, hi=MAX_INT64), None
     max_trials = _integer(_required(data, "max_trials", source, ""), source, "max_trials", lo=1)
     target = (
         _Numbers(data, source, "").get("target_confidence", lo=0.0, hi=1.0, open_lo=True)
@@ -513,7 +524,7 @@ def _select_models(value: Any, catalog: Mapping[str, ModelSpec], source: str) ->
     for i, key in enumerate(value):
         if not isinstance(key, str) or key not in catalog:
             known = ", ".join(catalog)
-            raise SpecError(source, f"models[{i}]", f"unknown model {key!r} (catalog has: {known})")
+            raise SpecError(source, f"models[{i}]", f"unknown model {shown(key)} (catalog has: {known})")
         if catalog[key] in chosen:
             raise SpecError(source, f"models[{i}]", f"model {key!r} is listed twice")
         chosen.append(catalog[key])
@@ -525,22 +536,24 @@ def _select_scenarios(
 ) -> tuple[ScenarioSpec, ...]:
     if isinstance(value, str):
         if value != "builtin:paper":
-            raise SpecError(source, "scenarios", f"unknown scenario set {value!r} (known: builtin:paper)")
+            raise SpecError(source, "scenarios", f"unknown scenario set {shown(value)} (known: builtin:paper)")
         return tuple(builtin.values())
     if not isinstance(value, list) or not value:
         raise SpecError(source, "scenarios", "must be 'builtin:paper' or a non-empty list")
     scenarios: list[ScenarioSpec] = []
+    names: set[str] = set()  # a set, not a scan of the list: 20,000 scenarios validate in linear time
     for i, item in enumerate(value):
         where = f"scenarios[{i}]"
         if isinstance(item, str):
             if item not in builtin:
                 known = ", ".join(builtin)
-                raise SpecError(source, where, f"unknown scenario {item!r} (built in: {known})")
+                raise SpecError(source, where, f"unknown scenario {shown(item)} (built in: {known})")
             scenario = builtin[item]
         else:
             scenario = scenario_from_mapping(item, source, where)
-        if any(s.name == scenario.name for s in scenarios):
+        if scenario.name in names:
             raise SpecError(source, f"{where}.name", f"scenario name {scenario.name!r} is used twice")
+        names.add(scenario.name)
         scenarios.append(scenario)
     return tuple(scenarios)
 
@@ -554,8 +567,11 @@ def _require_mapping(data: Any, source: str, where: str) -> None:
 def _reject_unknown(data: Mapping[str, Any], allowed: tuple[str, ...], source: str, where: str) -> None:
     for key in data:
         if key not in allowed:
-            path = f"{where}.{key}" if where else str(key)
-            raise SpecError(source, path, f"unknown field (allowed: {', '.join(allowed)})")
+            if _NAME.fullmatch(str(key)):
+                path = f"{where}.{key}" if where else str(key)
+                raise SpecError(source, path, f"unknown field (allowed: {', '.join(allowed)})")
+            # Not a field name at all (a file that is not a spec): never echo what the file holds.
+            raise SpecError(source, where or "(top level)", f"has a key that is not a field name (allowed: {', '.join(allowed)})")
 
 
 def _required(data: Mapping[str, Any], key: str, source: str, where: str) -> Any:
@@ -566,16 +582,35 @@ def _required(data: Mapping[str, Any], key: str, source: str, where: str) -> Any
 
 def _string(value: Any, source: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise SpecError(source, where, f"must be a non-empty string, got {value!r}")
+        raise SpecError(source, where, f"must be a non-empty string, got {shown(value)}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise SpecError(source, where, "must not contain a control character (a NUL, a newline, ...)")
+    if len(value) > MAX_NAME_LENGTH:
+        raise SpecError(source, where, f"must be at most {MAX_NAME_LENGTH} characters, got {len(value)}")
     return value
 
 
-def _integer(value: Any, source: str, where: str, lo: int) -> int:
+def _integer(value: Any, source: str, where: str, lo: int, hi: int = MAX_INT64) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(source, where, f"must be an integer, got {value!r}")
+        raise SpecError(source, where, f"must be an integer, got {shown(value)}")
     if value < lo:
         raise SpecError(source, where, f"must be >= {lo}, got {value}")
+    if value > hi:
+        raise SpecError(source, where, f"must be <= {hi}, got {value}")
     return value
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+
+
+def shown(value: Any) -> str:
+    """A value as an error message may show it: numbers and short plain strings as they are,
+    anything else by its type, so a message never echoes a stray file's content."""
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)
+    if isinstance(value, str) and len(value) <= 64 and re.fullmatch(r"[\w .,:+\-/]*", value):
+        return repr(value)
+    return f"a {type(value).__name__}"
 
 
 class _Numbers:
@@ -584,17 +619,21 @@ class _Numbers:
     def __init__(self, data: Mapping[str, Any], source: str, where: str) -> None:
         self.data, self.source, self.where = data, source, where
 
-    def get(self, key: str, lo: float | None = None, hi: float | None = None, open_lo: bool = False) -> float:
+    def get(
+        self, key: str, lo: float | None = None, hi: float | None = None, open_lo: bool = False, unit: str = ""
+    ) -> float:
         path = f"{self.where}.{key}" if self.where else key
         value = _required(self.data, key, self.source, self.where)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SpecError(self.source, path, f"must be a finite number, got {value!r}")
+            raise SpecError(self.source, path, f"must be a finite number, got {shown(value)}")
         value = float(value)
         if lo is not None and (value < lo or (open_lo and value == lo)):
             bound = f"> {lo:g}" if open_lo else f">= {lo:g}"
-            if hi is not None:
+            if hi is not None and not unit:  # a unit marks `hi` as a plausibility cap, said apart
                 bound = f"in {'(' if open_lo else '['}{lo:g}, {hi:g}]"
             raise SpecError(self.source, path, f"must be {bound}, got {value:g}")
         if hi is not None and value > hi:
+            if unit:
+                raise SpecError(self.source, path, f"must be at most {hi:g} {unit} (a plausible value), got {value:g}")
             raise SpecError(self.source, path, f"must be in [{lo:g}, {hi:g}], got {value:g}")
         return value

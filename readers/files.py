@@ -16,6 +16,9 @@ from infscale.engine.errors import SpecError
 MAX_FILE_BYTES = 64 * 1024 * 1024
 """The largest sweep, catalog, price or pass-rate file (LiteLLM's whole price map is ~1.5 MB)."""
 
+MAX_SPEC_BYTES = 8 * 1024 * 1024
+"""The largest sweep or catalog file: 20,000 inline scenarios take about 2 MB."""
+
 MAX_LOG_BYTES = 256 * 1024 * 1024
 """The largest eval log read (256 MiB): its rows are held in memory while they are parsed."""
 

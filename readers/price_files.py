@@ -25,9 +25,10 @@ from typing import Any, Mapping
 
 from infscale.engine.errors import SpecError
 from infscale.engine.prices import PriceQuote, Prices
-from infscale.engine.specs import ModelSpec, catalog_from_mapping
+from infscale.engine.specs import MAX_USD_PER_TOKEN, shown, ModelSpec, catalog_from_mapping
 from infscale.readers.files import read_text
-from infscale.readers.sweep_files import load_catalog_file, parse_yaml
+from infscale.readers.structured_text import parse_json, parse_yaml
+from infscale.readers.sweep_files import load_catalog_file
 
 STORED_MODELS = "the models of the stored sweeps"
 """What maps LiteLLM names to models when no catalog is named: each model's latest stored run."""
@@ -91,10 +92,7 @@ def parse_price_file(text: str, source: str, catalog: Mapping[str, ModelSpec], c
 def _load(text: str, source: str) -> Any:
     if not source.lower().endswith(".json"):
         return parse_yaml(text, source)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(source, f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}") from None
+    return parse_json(text, source)
 
 
 def _litellm(data: Any, source: str, catalog: Mapping[str, ModelSpec], catalog_name: str) -> PriceFile:
@@ -170,5 +168,10 @@ def _near(key: str, names: list[str], n: int = 3) -> tuple[str, ...]:
 def _price(entry: Mapping[str, Any], field: str, source: str, name: str) -> float:
     value = entry[field]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise SpecError(source, f"{json.dumps(name)}.{field}", f"must be a finite number >= 0 (USD per token), got {value!r}")
+        raise SpecError(source, f"{json.dumps(name)}.{field}", f"must be a finite number >= 0 (USD per token), got {shown(value)}")
+    if value > MAX_USD_PER_TOKEN:
+        raise SpecError(
+            source, f"{json.dumps(name)}.{field}",
+            f"must be at most {MAX_USD_PER_TOKEN:g} $ per token (a plausible value), got {value:g}",
+        )
     return float(value)

@@ -10,14 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from infscale import config
 from infscale.engine.catalog import BUILTIN_PREFIX, builtin_catalog, builtin_scenarios
 from infscale.engine.errors import SpecError
 from infscale.engine.plan import check_memory
 from infscale.engine.specs import ModelSpec, SweepSpec, catalog_from_mapping, sweep_from_mapping
-from infscale.readers.files import read_text
+from infscale.readers.files import MAX_SPEC_BYTES, read_text
+from infscale.readers.structured_text import parse_yaml
 
 ReadText = Callable[[str], str]
 """Reads a catalog path named in a sweep (relative to the sweep) and returns its text."""
@@ -27,26 +26,15 @@ def load_sweep(path: str | Path) -> SweepSpec:
     """Read, parse and validate a sweep file; a catalog path in it is relative to the file.
     A sweep whose statistics would not fit $INFSCALE_MEMORY_LIMIT_MB is refused here."""
     path = Path(path)
-    text = read_text(path, "sweep file")
-    return sweep_from_yaml(text, str(path), lambda name: read_text(path.parent / name, "catalog file"))
+    text = read_text(path, "sweep file", MAX_SPEC_BYTES)
+    return sweep_from_yaml(text, str(path), lambda name: read_text(path.parent / name, "catalog file", MAX_SPEC_BYTES))
 
 
 def load_catalog_file(name: str) -> dict[str, ModelSpec]:
     """A catalog by name: `builtin:...` or a file path (relative to the current directory)."""
-    return load_catalog(name, lambda path: read_text(path, "catalog file"), name)
+    return load_catalog(name, lambda path: read_text(path, "catalog file", MAX_SPEC_BYTES), name)
 
 
-def parse_yaml(text: str, source: str) -> Any:
-    """`yaml.safe_load` with its errors turned into a `SpecError` naming the line."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
-        problem = exc.problem or exc.context or "malformed YAML"
-        raise SpecError(source, where, f"invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(source, "(yaml)", f"invalid YAML: {exc}") from None
 
 
 def catalog_from_yaml(text: str, source: str) -> dict[str, ModelSpec]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -102,8 +103,8 @@ class SweepRecord(Base):
     source: Mapped[str] = mapped_column(Text)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # readers.stored_specs.sweep_to_dict
     mode: Mapped[str] = mapped_column(String)
-    trials: Mapped[int] = mapped_column(Integer)
-    seed: Mapped[int] = mapped_column(Integer)
+    trials: Mapped[int] = mapped_column(BigInteger)
+    seed: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
@@ -181,7 +182,7 @@ class RunRecord(Base):
     scenario: Mapped[dict[str, Any]] = mapped_column(JSON)  # readers.stored_specs.scenario_to_dict
     status: Mapped[str] = mapped_column(String)
     error: Mapped[str | None] = mapped_column(Text)
-    trials: Mapped[int | None] = mapped_column(Integer)
+    trials: Mapped[int | None] = mapped_column(BigInteger)
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
