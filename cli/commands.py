@@ -53,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from infscale.scheduler.pricing import priced
 
     sweep = load_sweep(args.sweep)
-    store = open_store(args.db)
+    store = open_store(args.db, create=True)  # before the work: a bad --db fails at once
     sweep = priced(sweep, store)  # litellm_key models: prices from the history, or one line
     start = time.perf_counter()
     update, close = progress_bar(total_trials(sweep), sweep.name)

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from infscale.cli.dates import format_time
 from infscale.engine.errors import InfscaleError
+from infscale.engine.specs import MAX_INT64
 
 DB_HELP = "database URL (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db)"
 
@@ -25,6 +26,8 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    if value > MAX_INT64:  # what a database id column holds
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_INT64}, got {text}")
     return value
 
 
@@ -47,11 +50,12 @@ def elapsed(start: float) -> str:
     return f"{time.perf_counter() - start:.1f} s"
 
 
-def open_store(url: str | None) -> Any:
-    """The store at `url` (or the configured default), for every command that reads or writes."""
+def open_store(url: str | None, create: bool = False) -> Any:
+    """The store at `url` (or the configured default), for every command that reads or writes:
+    checked first (storage.open_store); only `create` (infscale run) may make a new one."""
     from infscale.storage import open_store as open_storage
 
-    return open_storage(url)
+    return open_storage(url, create=create)
 
 
 def resolve_sweep_id(store: Any, explicit: int | None, as_of: datetime | None = None) -> int:

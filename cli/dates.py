@@ -32,8 +32,9 @@ def _moment(text: str, day_time: time) -> datetime:
         pass
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: a zone that moves it before year 1 or past 9999
         raise argparse.ArgumentTypeError(
-            f"must be an ISO date or datetime (UTC), e.g. 2026-11-22 or 2026-11-22T02:00, got {text!r}"
+            f"must be an ISO date or datetime (UTC) between years 1 and 9999, e.g. 2026-11-22 or "
+            f"2026-11-22T02:00, got {text!r}"
         ) from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

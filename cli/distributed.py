@@ -52,7 +52,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from infscale.workers.broker import sender
 
     sweep = load_sweep(args.sweep)  # a bad file stops here: nothing stored, nothing enqueued
-    store = open_store(args.db)
+    store = open_store(args.db, create=True)  # after the sweep is valid: a bad file creates nothing
     sweep = priced(sweep, store)  # so does a litellm_key model with no price known
     sweep_id = submit(sweep, store, sender(args.broker), blocks_per_shard=args.shard_blocks)
     shards = sum(g.n_shards for g in store.progress(sweep_id))
@@ -299,11 +299,15 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from kombu.utils.url import maybe_sanitize_url
 
     from infscale.config import database_url
-    from infscale.storage.database import upgrade
+    from infscale.storage.database import check_url, head_revision, schema_revision, upgrade
 
     url = database_url(args.db)
+    check_url(url, must_exist=False)
+    before = schema_revision(url)
+    known = head_revision()
     upgrade(url)
-    print(f"{maybe_sanitize_url(url)}: schema is up to date")
+    what = "created" if before is None else "already up to date" if before == known else f"upgraded from {before}"
+    print(f"{maybe_sanitize_url(url)}: schema {known}, {what}")
     return 0
 
 

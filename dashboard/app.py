@@ -39,8 +39,7 @@ from infscale.reports.documents import progress_document
 from infscale.reports.series import run_figures
 from infscale.reports.values import json_float
 from infscale.scheduler.progress import sweep_progress
-from infscale.storage import MEMORY_URL, open_store
-from infscale.storage.database import schema_revisions
+from infscale.storage import open_store
 from infscale.storage.errors import NotFound
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -53,15 +52,7 @@ BUDGET_PARAMETERS = ("max_total_cost", "max_total_time", "min_accuracy", "accura
 
 def create_app(url: str | None = None, auth: tuple[str, str] | None = None) -> Starlette:
     """The dashboard over the database at `url`; every request needs `auth` (user, password) if given."""
-    store = open_store(url, upgrade_schema=False)
-    if url != MEMORY_URL:
-        current, head = schema_revisions(store.url)
-        if current != head:  # read-only: say what to run rather than migrate someone's database
-            raise InfscaleError(
-                f"{store.url}: the database schema is at {current or 'nothing'}, this version reads {head}: "
-                f"run infscale db upgrade --db {store.url}"
-            )
-    database = Database(store)
+    database = Database(open_store(url))
     cache = _SweepCache(database)
     page = _page_routes()
     routes = [

@@ -43,18 +43,19 @@ def run(sweep: str | Path | Mapping[str, Any], db: str | None = None, workers: i
     it in `db` (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db) and return it."""
     from infscale.engine.plan import plan_sweep
     from infscale.scheduler.local import run_local
-
     from infscale.scheduler.pricing import priced
 
-    database = open_database(db)
+    database = open_database(db, create=True)
     spec = priced(load_sweep_spec(sweep), database.store)
     result = run_local(spec, workers=workers)
     return database.sweep(database.store.save_local_result(plan_sweep(spec), result))
 
 
-def open_database(url: str | None = None) -> "Database":
-    """The database at `url` (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db)."""
-    return Database(open_store(url))
+def open_database(url: str | None = None, create: bool = False) -> "Database":
+    """The database at `url` (default: $INFSCALE_DATABASE_URL or sqlite:///infscale.db);
+    `create`: make it (at the current schema) if it does not exist yet. Only `infscale db
+    upgrade` migrates an existing one."""
+    return Database(open_store(url, create=create))
 
 
 def load_sweep_spec(sweep: str | Path | Mapping[str, Any]) -> SweepSpec:

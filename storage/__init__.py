@@ -22,13 +22,25 @@ if TYPE_CHECKING:
 MEMORY_URL = "memory://"
 
 
-def open_store(url: str | None = None, *, upgrade_schema: bool = True) -> "Storage":
+def open_store(url: str | None = None, *, create: bool = False) -> "Storage":
     """The store at `url`: `memory://` for a `MemoryStore`, else a database URL (None: the
-    configured default, $INFSCALE_DATABASE_URL or sqlite:///infscale.db)."""
+    configured default, $INFSCALE_DATABASE_URL or sqlite:///infscale.db), checked before any
+    work: a bad URL, an unreachable database or a schema that is not this infscale's is one
+    line (`storage.errors`). Only `infscale db upgrade` migrates; `create` lets a database that
+    does not exist yet (a new SQLite file, an empty database) be created at the current schema,
+    which is what `infscale run` does. Without it nothing is ever created."""
     if url == MEMORY_URL:
         from infscale.storage.memory import MemoryStore
 
         return MemoryStore()
+    from infscale.config import database_url
+    from infscale.storage.database import check_url, require_current_schema, schema_revision, upgrade
     from infscale.storage.sql import SqlStore
 
-    return SqlStore(url, upgrade_schema=upgrade_schema)
+    url = database_url(url)
+    check_url(url, must_exist=not create)
+    if create and schema_revision(url) is None:
+        upgrade(url)
+    else:
+        require_current_schema(url)
+    return SqlStore(url, upgrade_schema=False)

@@ -14,8 +14,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from alembic.util.exc import CommandError
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from infscale.storage.errors import DatabaseUnavailable, SchemaMismatch
 
 SQLITE_BUSY_TIMEOUT_S = 30
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -25,13 +30,94 @@ _BEGIN_OPTION = "infscale_sqlite_begin"
 _MIGRATION_LOCK_ID = 0x1F5CA1E
 
 
+SUPPORTED = "sqlite:///FILE or postgresql://USER@HOST:PORT/DATABASE"
+
+
+def check_url(url: str, must_exist: bool = True) -> URL:
+    """The parsed URL of a supported database, or one line saying what is wrong with it (before
+    any work is done). SQLite: the file's folder must exist, and the file too unless `must_exist`
+    is False (a read must never create a database file)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUnavailable(f"--db: not a database URL: {url!r} (use {SUPPORTED})") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise DatabaseUnavailable(f"--db: {backend!r} databases are not supported (use {SUPPORTED})")
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise DatabaseUnavailable(f"--db: {url!r} names no database file (use {SUPPORTED}; memory:// for none)")
+        path = Path(parsed.database)
+        if not path.parent.is_dir():
+            raise DatabaseUnavailable(f"--db: the folder {str(path.parent)!r} of {url!r} does not exist")
+        if must_exist and not path.exists():
+            raise DatabaseUnavailable(f"no database at {url} (infscale run creates one; or name another with --db)")
+    return parsed
+
+
+def schema_revision(url: str) -> str | None:
+    """The database's alembic revision; None for a database with no infscale tables."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError as exc:
+        raise unavailable(url, exc) from None
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest schema revision this infscale knows."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def require_current_schema(url: str) -> None:
+    """Refuse, in one line saying what to run, a database whose schema is not this infscale's."""
+    revision, head = schema_revision(url), head_revision()
+    if revision == head:
+        return
+    shown = _shown_url(url)
+    if revision is None:
+        raise SchemaMismatch(f"database {shown} has no infscale schema: run `infscale db upgrade --db {shown}`")
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if revision not in known:
+        raise SchemaMismatch(
+            f"database {shown} is at schema revision {revision}, which this infscale does not know "
+            f"(written by a newer infscale?); this one needs {head}"
+        )
+    raise SchemaMismatch(
+        f"database {shown} is at schema revision {revision}; this infscale needs {head}: "
+        f"run `infscale db upgrade --db {shown}` (back it up first)"
+    )
+
+
+def unavailable(url: str, exc: DBAPIError) -> DatabaseUnavailable:
+    """A database error as the one line a user sees: where, and the driver's first line."""
+    first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    verb = "cannot connect to" if exc.connection_invalidated or "connect" in first.lower() else "error in"
+    return DatabaseUnavailable(f"{verb} database {_shown_url(url)}: {first}")
+
+
+def _shown_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable URL)"
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url` (the only place engines are built; see the module docstring)."""
     sa_url = make_url(url)
     if sa_url.drivername in ("postgresql", "postgres"):
         sa_url = sa_url.set(drivername="postgresql+psycopg")
     if sa_url.get_backend_name() != "sqlite":
-        return create_engine(sa_url, pool_pre_ping=True)
+        try:
+            return create_engine(sa_url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        except NoSuchModuleError:
+            raise DatabaseUnavailable(f"--db: no driver for {sa_url.drivername!r} (use {SUPPORTED})") from None
     engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_begin)
@@ -56,23 +142,14 @@ def upgrade(url: str) -> None:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             command.upgrade(alembic_config(connection), "head")
+    except CommandError as exc:  # e.g. a revision this infscale does not know
+        raise SchemaMismatch(f"database {_shown_url(url)}: cannot upgrade: {str(exc).splitlines()[0]}") from None
+    except DBAPIError as exc:
+        raise unavailable(url, exc) from None
     finally:
         engine.dispose()
 
 
-def schema_revisions(url: str) -> tuple[str | None, str]:
-    """(the database's schema revision, None if it has none; the newest this version knows),
-    read without changing anything: for readers that must not migrate, such as the dashboard."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision(), head
-    finally:
-        engine.dispose()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

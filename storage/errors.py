@@ -11,3 +11,11 @@ class NotFound(InfscaleError):
 
 class CorruptPartial(InfscaleError):
     """Stored partial statistics that cannot be decoded (truncated, foreign or damaged bytes)."""
+
+
+class DatabaseUnavailable(InfscaleError):
+    """A database that cannot be reached or written (a bad URL, refused, missing, disk full)."""
+
+
+class SchemaMismatch(InfscaleError):
+    """A database whose schema is older or newer than this infscale's (run `infscale db upgrade`)."""

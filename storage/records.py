@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from infscale.engine.prices import Prices, prices_of
@@ -21,7 +22,7 @@ from infscale.engine.selection import Choice, Method, Recommendation, Status
 from infscale.engine.statistics import METRICS, Curves, MetricCurve
 from infscale.readers.stored_specs import model_from_dict
 from infscale.config import database_url
-from infscale.storage.database import make_engine, upgrade, writer
+from infscale.storage.database import make_engine, unavailable, upgrade, writer
 from infscale.storage.errors import NotFound
 from infscale.storage.ordering import METHOD_RANK, SweepOrder, latest_revisions
 from infscale.storage.rows import (
@@ -73,14 +74,21 @@ class SqlSessions:
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
-        """One write transaction: committed when the block ends, rolled back on any exception."""
-        with self._writer() as session, session.begin():
-            yield session
+        """One write transaction: committed when the block ends, rolled back on any exception.
+        The database failing under it (down, locked, disk full) is `DatabaseUnavailable`."""
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise unavailable(self.url, exc) from None
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
-        with self._reader() as session, session.begin():
-            yield session
+        try:
+            with self._reader() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise unavailable(self.url, exc) from None
 
 
 def match_runs(
