@@ -97,7 +97,7 @@ def test_curves_mark_the_chosen_k(stored: tuple[str, infscale.Sweep], capsys: An
 
 
 def test_price_history_as_rows(tmp_path: Path) -> None:
-    db = infscale.open_database(f"sqlite:///{tmp_path / 'prices.db'}")
+    db = infscale.open_database(f"sqlite:///{tmp_path / 'prices.db'}", create=True)
     db.store.import_prices([PriceQuote("gpt5", Prices(1e-6, 8e-6))], "first")
     db.store.import_prices([PriceQuote("gpt5", Prices(2e-6, 8e-6))], "second")
     history = db.price_history("gpt5")
@@ -118,8 +118,11 @@ def test_errors_are_the_typed_one_line_errors(stored: tuple[str, infscale.Sweep]
     with pytest.raises(SpecError, match="budgets: max_total_time: must be > 0, got 0"):
         sweep.decide(max_total_time=0)
     with pytest.raises(InfscaleError, match="no finished sweep"):
-        infscale.open_database(f"sqlite:///{tmp_path / 'empty.db'}").sweep()
-    other = infscale.open_database(f"sqlite:///{tmp_path / 'pending.db'}")
+        infscale.open_database(f"sqlite:///{tmp_path / 'empty.db'}", create=True).sweep()
+    with pytest.raises(InfscaleError, match="no database at"):  # reading never creates one
+        infscale.open_database(f"sqlite:///{tmp_path / 'missing.db'}")
+    assert not (tmp_path / "missing.db").exists()
+    other = infscale.open_database(f"sqlite:///{tmp_path / 'pending.db'}", create=True)
     pending = other.store.create_sweep(plan_sweep(infscale.api.load_sweep_spec(SWEEP)))
     with pytest.raises(InfscaleError, match=f"sweep {pending} is pending: deciding again needs a finished sweep"):
         other.sweep(pending).decide(max_total_cost=0.1)

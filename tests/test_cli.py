@@ -85,7 +85,7 @@ BAD_INPUTS = [
     ("name: x\nscenarios: [balanced]\ntrials: 0\n", None, ["sweep.yaml", "trials", ">= 1"]),
     ("!!python/object/apply:os.system ['echo pwned']\n", None, ["sweep.yaml", "line 1", "tag"]),
     # Merged statistics no longer grow with trials (engine.batches): a k_max too large still fails.
-    ("name: x\nscenarios:\n  - {name: s, max_total_cost: 1, max_total_time: 1, min_accuracy: 0.5, k_max: 5000000,"
+    ("name: x\nscenarios:\n  - {name: s, max_total_cost: 1, max_total_time: 1, min_accuracy: 0.5, k_max: 1000000,"
      " parallelism: 1}\ntrials: 1000\n", None, ["sweep.yaml", "k_max", "memory limit"]),
     ("name: x\nscenarios: [balanced]\ntrials: 10\ntrails: 5\n", None, ["sweep.yaml", "trails", "unknown field"]),
 ]

@@ -106,8 +106,12 @@ def test_without_auth_it_binds_to_loopback_only(capsys: Any, monkeypatch: pytest
 def test_a_database_behind_the_schema_is_refused_not_migrated(tmp_path: Path, capsys: Any) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     assert main(["serve", "--db", url, "--port", str(free_port())]) == 2
+    assert capsys.readouterr().err.startswith(f"infscale: error: no database at {url}")
+    assert not (tmp_path / "empty.db").exists()  # reading never creates a database
+    sqlite3.connect(tmp_path / "empty.db").close()  # a database without infscale's schema
+    assert main(["serve", "--db", url, "--port", str(free_port())]) == 2
     assert capsys.readouterr().err.startswith(
-        f"infscale: error: {url}: the database schema is at nothing, this version reads "
+        f"infscale: error: database {url} has no infscale schema: run `infscale db upgrade --db {url}`"
     )
     with sqlite3.connect(tmp_path / "empty.db") as connection:  # no table created: nothing migrated
         assert connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone() == (0,)

@@ -395,7 +395,9 @@ def test_submit_with_the_broker_down_fails_the_sweep(tmp_path, sqlite_url, capsy
 def test_db_upgrade_command(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'new.db'}"
     assert main(["db", "upgrade", "--db", url]) == 0
-    assert "schema is up to date" in capsys.readouterr().out
+    assert capsys.readouterr().out.endswith(", created\n")
+    assert main(["db", "upgrade", "--db", url]) == 0
+    assert capsys.readouterr().out.endswith(", already up to date\n")
     assert SqlStore(url, upgrade_schema=False).sweeps() == []
 
 

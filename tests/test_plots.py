@@ -321,7 +321,7 @@ def test_empty_database_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["plot", "--db", f"sqlite:///{tmp_path / 'empty.db'}", "--scenario", "balanced",
                  "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no finished sweep" in err
+    assert err.count("\n") == 1 and "no database at" in err and not (tmp_path / "empty.db").exists()
 
 
 def test_cli_starts_without_matplotlib():

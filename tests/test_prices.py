@@ -261,6 +261,7 @@ def test_a_second_recalc_adds_nothing(flow: Flow) -> None:
 
 def test_litellm_sample_imports_the_mapped_models_and_reports_the_rest(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert cli("db", "upgrade", "--db", url)[0] == 0  # only db upgrade (or run) creates a database
     document = cli_json("prices", "import", str(SAMPLE), "--catalog", str(LITELLM_CATALOG), "--db", url)
     assert document["format"] == "litellm"
     assert document["changed"] == [  # in the file's order
@@ -295,6 +296,7 @@ def test_litellm_sample_imports_the_mapped_models_and_reports_the_rest(tmp_path:
 
 def test_litellm_names_map_through_the_stored_models_without_a_catalog(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert cli("db", "upgrade", "--db", url)[0] == 0  # only db upgrade (or run) creates a database
     code, _, err = cli("prices", "import", str(SAMPLE), "--db", url)
     assert code == 2 and "no model has a litellm_key" in err and "--catalog" in err
     sweep = write(tmp_path, "small.yaml", SMALL_SWEEP.format(catalog=LITELLM_CATALOG))
@@ -305,6 +307,7 @@ def test_litellm_names_map_through_the_stored_models_without_a_catalog(tmp_path:
 
 def test_times_a_litellm_file_leaves_open_carry_over_from_the_catalog_version(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert cli("db", "upgrade", "--db", url)[0] == 0  # only db upgrade (or run) creates a database
     catalog = write(tmp_path, "catalog.yaml", catalog_text())
     cli_json("prices", "import", str(catalog), "--db", url)
     document = cli_json("prices", "import", str(SAMPLE), "--catalog", str(LITELLM_CATALOG), "--db", url)
@@ -439,6 +442,7 @@ def test_the_lock_admits_one_recalculation_at_a_time(redis_server: RedisServer) 
 
 def test_recalc_runs_on_a_worker_and_a_second_trigger_is_harmless(tmp_path: Path, redis_server: RedisServer) -> None:
     url = f"sqlite:///{tmp_path / 'infscale.db'}"
+    assert cli("db", "upgrade", "--db", url)[0] == 0  # only db upgrade (or run) creates a database
     sweep = write(tmp_path, "small.yaml", SMALL_SWEEP.format(catalog="builtin:paper"))
     assert cli("run", str(sweep), "--db", url, "--workers", "1")[0] == 0
     prices = write(tmp_path, "prices.yaml", catalog_text(2.0))
@@ -482,6 +486,7 @@ def test_recalc_runs_on_a_worker_and_a_second_trigger_is_harmless(tmp_path: Path
 
 def test_recalc_with_the_broker_down_runs_in_process(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'infscale.db'}"
+    assert cli("db", "upgrade", "--db", url)[0] == 0  # only db upgrade (or run) creates a database
     code, out, err = cli("recalc", "--broker", f"redis://127.0.0.1:{free_port()}/0", "--db", url)
     assert code == 0 and "recalculating in this process" in err and "nothing changed" in out
 
