@@ -42,7 +42,11 @@ def curves_columns(stored: Any, choices: Sequence[Any] = ()) -> dict[str, list[A
         for stat in ("mean", "se", "p05", "p50", "p95"):
             out[f"{name}_{stat}"] = [json_float(v) for v in getattr(metric, stat)]
     # 95% intervals that never collapse (engine.intervals): accuracy and P(all budgets met).
-    lo, hi = bounded_mean_interval(c.accuracy.mean, c.accuracy.se, c.trials)
+    # Under pass@k each trial's accuracy is 0 or 1, so its mean is a proportion: Wilson's.
+    if stored.accuracy_model == "pass_at_k":
+        lo, hi = wilson_interval(c.accuracy.mean, c.trials)
+    else:
+        lo, hi = bounded_mean_interval(c.accuracy.mean, c.accuracy.se, c.trials)
     out["accuracy_lower"], out["accuracy_upper"] = [json_float(v) for v in lo], [json_float(v) for v in hi]
     out["feasible_probability"] = [json_float(v) for v in c.feasible_probability]
     lo, hi = wilson_interval(c.feasible_probability, c.trials)

@@ -275,7 +275,10 @@ class MemoryStore(MemoryPrices):
             if run.result is None:
                 raise NotFound(f"run {model}/{scenario} has no curves yet (status {run.status})")
             decision = run.result.decision
-            return StoredCurves(run.id, model, scenario, run.result.curves, decision.feasible, decision.frontier)
+            return StoredCurves(
+                run.id, model, scenario, run.result.curves, decision.feasible, decision.frontier,
+                run.model.accuracy_model.value,
+            )
 
     def run_results(self, sweep_id: int) -> tuple[RunResult, ...]:
         with self._lock:

@@ -74,7 +74,8 @@ class SqlResults(SqlSessions):
                 raise NotFound(f"sweep {sweep_id} has no run of model {model!r} under scenario {scenario!r}")
             run = runs[0]
             curves, feasible, frontier = load_curves(session, run)
-            return StoredCurves(run.id, model, scenario, curves, feasible, frontier)
+            accuracy_model = model_from_dict(run.model).accuracy_model.value
+            return StoredCurves(run.id, model, scenario, curves, feasible, frontier, accuracy_model)
 
     def run_results(self, sweep_id: int) -> tuple[RunResult, ...]:
         """The sweep's finished runs rebuilt as engine results, in sweep order.

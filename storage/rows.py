@@ -159,6 +159,7 @@ class StoredCurves:
     curves: Curves
     feasible: np.ndarray  # bool per k
     on_frontier: np.ndarray  # bool per k
+    accuracy_model: str = "gaussian_best_of_k"  # the run's (engine.specs.AccuracyModel value)
 
 
 

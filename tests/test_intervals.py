@@ -52,3 +52,24 @@ def test_saturated_accuracy_has_a_positive_standard_error(tmp_path, capsys) -> N
         value = doc[f"{name}_mean"] if name == "accuracy" else doc[name]
         assert all(lo <= v <= hi for lo, v, hi in zip(doc[f"{name}_lower"], value, doc[f"{name}_upper"]))
         assert all(lo < hi for lo, hi in zip(doc[f"{name}_lower"], doc[f"{name}_upper"]))
+
+
+def test_pass_at_k_accuracy_is_a_proportion_with_wilson_bounds(tmp_path, capsys) -> None:
+    """Correctness accuracy (pass@k: each trial 0 or 1) gets the Wilson interval of its mean at
+    every k, not mean +- z SE; the Gaussian score model keeps the bounded-mean interval."""
+    catalog = write(tmp_path, "c.yaml", (
+        "models:\n  easy:\n    name: Easy\n    c_in: 1.0e-6\n    c_out: 1.0e-6\n    t_in: 1.0e-4\n"
+        "    t_out: 1.0e-3\n    mu_Lin: 100\n    sigma_Lin: 10\n    mu_Lout: 100\n    sigma_Lout: 10\n"
+        "    accuracy_model: pass_at_k\n    alpha: 2.0\n    beta: 0.5\n"
+    ))
+    sweep = write(tmp_path, "s.yaml", f"name: s\ncatalog: {catalog}\nmodels: [easy]\nscenarios: [balanced]\n"
+                                      "trials: 2048\nseed: 3\n")
+    db = f"sqlite:///{tmp_path}/p.db"
+    assert run_cli(capsys, "run", str(sweep), "--db", db)[0] == 0
+    code, out, _ = run_cli(capsys, "curves", "--db", db, "--model", "easy", "--scenario", "balanced", "--json")
+    doc = json.loads(out)
+    lo, hi = wilson_interval(np.array(doc["accuracy_mean"]), doc["trials"])
+    assert np.allclose(doc["accuracy_lower"], lo) and np.allclose(doc["accuracy_upper"], hi)
+    normal = np.array(doc["accuracy_mean"]) - Z_95 * np.array(doc["accuracy_se"])
+    assert not np.allclose(doc["accuracy_lower"], normal)  # a different interval, not a relabelled one
+    assert all(0 < h - l for l, h in zip(doc["accuracy_lower"], doc["accuracy_upper"]))
