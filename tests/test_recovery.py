@@ -191,6 +191,11 @@ def test_outages_are_waited_out_for_the_configured_time(monkeypatch):
     assert max(_outage_step(i) for i in range(n)) == 30  # capped
     assert is_outage(OperationalError("SELECT 1", {}, Exception("connection refused")))
     assert is_outage(ConnectionRefusedError()) and not is_outage(ValueError("a bug"))
+    # What the store raises when the database fails under a task (storage.records.SqlSessions).
+    from infscale.storage.errors import DatabaseUnavailable, NotFound
+
+    assert is_outage(DatabaseUnavailable("cannot connect to database postgresql://...: connection refused"))
+    assert not is_outage(NotFound("sweep 9 does not exist"))
 
 
 def test_status_command_prints_the_wait(tmp_path, monkeypatch, capsys):

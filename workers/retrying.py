@@ -25,8 +25,10 @@ def is_outage(exc: BaseException) -> bool:
     from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeout
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError as DatabaseError
 
-    if isinstance(exc, (DatabaseError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeout,
-                        ConnectionError, TimeoutError)):
+    from infscale.storage.errors import DatabaseUnavailable  # the store's one-line form of the above
+
+    if isinstance(exc, (DatabaseError, DatabaseUnavailable, InterfaceError, BrokerError, RedisConnectionError,
+                        RedisTimeout, ConnectionError, TimeoutError)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
