@@ -99,3 +99,21 @@ def test_the_stored_sweep_carries_the_data(tmp_path: Path) -> None:
     fresh = run_sweep(spec).runs[0].curves
     assert fresh.accuracy.mean.tobytes() == stored.accuracy.mean.tobytes()
     assert fresh.time.mean.tobytes() == stored.time.mean.tobytes()
+
+
+def test_the_readme_example_loads_and_its_empirical_exact_means_match_its_monte_carlo() -> None:
+    from dataclasses import replace
+
+    from infscale.engine.pipeline import run_sweep
+    from infscale.engine.specs import Mode
+    from infscale.readers.sweep_files import load_sweep
+
+    sweep = load_sweep(REPO / "examples" / "empirical.yaml")
+    model = sweep.model("from-log")
+    assert (model.data.n_queries, model.data.n_samples) == (100, 500) and model.times_from_data
+    mc = run_sweep(replace(sweep, models=(model,), trials=4 * 1024))
+    exact = run_sweep(replace(sweep, models=(model,), trials=0, mode=Mode.EXACT))
+    for got, want in zip(mc.runs, exact.runs):
+        for metric in ("cost", "time", "accuracy"):
+            a, b = getattr(got.curves, metric), getattr(want.curves, metric)
+            assert (abs(a.mean - b.mean) <= 4 * a.se + 1e-12).all(), (got.scenario.name, metric)
