@@ -61,10 +61,15 @@ def reprice(model: ModelSpec, prices: Prices) -> ModelSpec:
     })
 
 
-def is_stale(model: ModelSpec, prices: Prices) -> bool:
+def is_stale(model: ModelSpec, prices: Prices, billing: InputBilling | None = None) -> bool:
     """Whether a result computed with `model` is out of date under `prices` (exact comparison:
-    prices are stored and compared as the same doubles, never rounded)."""
-    return reprice(model, prices) != model
+    prices are stored and compared as the same doubles, never rounded). `billing` is the run's
+    scenario's (None: the model's own); a cached-input price only matters to a run billed
+    `cached`, so a map that adds one does not recompute every run billed each or once."""
+    repriced = reprice(model, prices)
+    if (billing or model.input_billing) is not InputBilling.CACHED:
+        repriced = replace(repriced, c_in_cached=model.c_in_cached)
+    return repriced != model
 
 
 def price_sweep(sweep: SweepSpec, prices: Mapping[str, Prices]) -> SweepSpec:

@@ -170,3 +170,36 @@ def test_a_catalog_cached_price_is_kept_where_the_map_says_none_and_a_bad_one_re
                                  "cache_read_input_token_cost": -1}})
     with pytest.raises(SpecError, match=r'p.json: "gpt-4o".cache_read_input_token_cost: must be a finite number >= 0'):
         parse_price_file(bad, "p.json", {"m": model}, "cat.yaml")
+
+
+def test_a_new_cached_price_recomputes_only_the_runs_billed_cached(tmp_path) -> None:
+    """A price map that adds a cached-input price changes no run billed each or once (it does not
+    enter their cost), so recalc leaves them; a run billed cached is recomputed with it."""
+    from tests.test_prices import SAMPLE, cli, cli_json
+
+    catalog = yaml.safe_dump({"models": {
+        "gpt5-each": {**KEYED, "litellm_key": "gpt-5", "c_in": 1.25e-6, "c_out": 1e-5},
+        "gpt5-cached": {**KEYED, "litellm_key": "gpt-5", "c_in": 1.25e-6, "c_out": 1e-5,
+                        "input_billing": "cached", "c_in_cached": 2.5e-7},
+    }}, sort_keys=False)
+    (tmp_path / "catalog.yaml").write_text(catalog)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(SWEEP.replace("[gpt5-keyed]", "[gpt5-each, gpt5-cached]"))
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    before = {(r["model"], r["method"]): r for r in cli_json("run", str(sweep), "--db", url)["results"]}
+    cli_json("prices", "import", str(SAMPLE), "--catalog", str(tmp_path / "catalog.yaml"), "--db", url)
+    report = cli_json("recalc", "--db", url)
+    [done] = report["sweeps"]
+    assert done["models"] == ["gpt5-cached"]  # same $ per token; only its cached price moved
+    after = {(r["model"], r["method"]): r for r in cli_json("results", "--db", url)["results"]}
+    for method in ("max_accuracy", "max_cube", "utopia", "knee"):
+        assert after["gpt5-each", method] == before["gpt5-each", method]
+    from infscale.engine.exact import expected_cost
+    model = catalog_from_mapping(yaml.safe_load(catalog), "c")["gpt5-cached"]
+    cheaper = dataclasses.replace(model, c_in_cached=1.25e-7)  # the map's, half the catalog's
+    for method in ("max_accuracy", "max_cube", "utopia"):
+        k = after["gpt5-cached", method]["k"]
+        assert after["gpt5-cached", method]["total_cost"] == pytest.approx(expected_cost(cheaper, k), rel=1e-9)
+        assert before["gpt5-cached", method]["total_cost"] == pytest.approx(
+            expected_cost(model, before["gpt5-cached", method]["k"]), rel=1e-9)
+    assert cli("recalc", "--db", url)[0] == 0 and cli_json("recalc", "--db", url)["sweeps"] == []
