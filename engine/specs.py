@@ -472,7 +472,9 @@ def _billing_fields(data: Mapping[str, Any], num: "_Numbers", source: str, where
     """t_fixed, input_billing and c_in_cached of a catalog entry (all optional)."""
     billing = _input_billing(data, source, where)
     cached = num.get("c_in_cached", lo=0.0, hi=MAX_USD_PER_TOKEN, unit="$ per token") if data.get("c_in_cached") is not None else None
-    if billing is InputBilling.CACHED and cached is None:
+    # A model priced by its litellm_key may get its cached price from the price map
+    # (engine.prices.price_sweep checks it there).
+    if billing is InputBilling.CACHED and cached is None and not _priced_by_key(data):
         raise SpecError(source, f"{where}.c_in_cached", "is required with input_billing: cached ($ per cached input token)")
     return dict(
         t_fixed=num.get("t_fixed", lo=0.0, hi=3600.0, unit="seconds per inference") if data.get("t_fixed") is not None else 0.0,
@@ -491,12 +493,13 @@ def _input_billing(data: Mapping[str, Any], source: str, where: str) -> InputBil
 
 
 def _check_billing(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:
-    """A scenario that bills cached input needs every model's cached-input price."""
+    """A scenario that bills cached input needs every model's cached-input price (a model
+    priced by its litellm_key: checked when priced, engine.prices.price_sweep)."""
     for i, scenario in enumerate(scenarios):
         if scenario.input_billing is not InputBilling.CACHED:
             continue
         for model in models:
-            if model.c_in_cached is None:
+            if model.c_in_cached is None and model.c_in is not None:
                 raise SpecError(
                     source, f"scenarios[{i}].input_billing",
                     f"cached needs c_in_cached ($ per cached input token) of every model; {model.key!r} has none",
