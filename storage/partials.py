@@ -28,7 +28,7 @@ class SqlPartials(SqlSessions):
         # One statement on PostgreSQL (one round trip): insert the row unless the shard has one,
         # and count it in its simulation's `shards_stored`. Counting the rows instead could not
         # tell two shards storing at once that the group is complete (neither sees the other's
-        # row); the UPDATE waits for the other's increment and sees it (migration 0007).
+        # row); the UPDATE waits for the other's increment and sees it (migration 0008).
         simulation = SimulationRecord.__table__
         with self._statement() as connection:
             inserted = (

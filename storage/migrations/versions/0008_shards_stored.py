@@ -1,8 +1,8 @@
 """A shard stores its partial and learns whether it completed its group in one statement:
 `simulations.shards_stored`, the partials stored so far, counted as they are inserted.
 
-Revision ID: 0007_shards_stored
-Revises: 0006_wide_integers
+Revision ID: 0008_shards_stored
+Revises: 0007_cached_input_price
 Create Date: 2026-12-02
 
 Written by hand to mirror storage/tables.py. Counting partials after inserting one cannot tell
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_shards_stored"
-down_revision = "0006_wide_integers"
+revision = "0008_shards_stored"
+down_revision = "0007_cached_input_price"
 branch_labels = None
 depends_on = None
 
