@@ -41,40 +41,44 @@ def with_recommendation_confidence(
         seed, spawn_key=(zlib.crc32(scenario.name.encode()), 0xC0F1E0))))
     k = np.concatenate([c.k for _, c, _ in runs])
     model = np.concatenate([np.full(c.k.size, i) for i, (_, c, _) in enumerate(runs)])
-    cost, time, acc = (_draw(runs, metric, rng, REPLICATES) for metric in ("cost", "time", "accuracy"))
+    cost, time, acc = (_draw(runs, model, metric, rng, REPLICATES) for metric in ("cost", "time", "accuracy"))
     if scenario.min_probability is not None:  # the chance constraint's shares, as estimated
         meeting = np.concatenate([c.feasible_probability for _, c, _ in runs])
         feasible = np.broadcast_to(meeting >= scenario.min_probability, cost.shape)
     else:
         feasible = (cost <= scenario.max_total_cost) & (time <= scenario.max_total_time) & (acc >= scenario.min_accuracy)
+    # Candidates feasible in no draw change no draw's best: judge on the others only.
+    kept = np.flatnonzero(feasible.any(axis=0))
+    cost, time, acc, feasible, model, k = cost[:, kept], time[:, kept], acc[:, kept], feasible[:, kept], model[kept], k[kept]
     names = [name for name, _, _ in runs]
     out = []
     for rec in recs:
+        j = None if rec.status is not Status.OK else _column(names, model, k, rec)
         if rec.status is Status.INFEASIBLE:
             share = float(np.mean(~feasible.any(axis=1)))
+        elif rec.status is Status.OK and j is None:  # feasible in no draw: never right
+            share = 0.0
         elif rec.method is Method.KNEE:
             truth = knee_columns(scenario, knee, model, k, cost, time, acc, feasible)
             if rec.status is Status.NO_KNEE:  # right when something is feasible but has no knee
                 share = float(np.mean(feasible.any(axis=1) & (truth == NONE)))
             else:
-                share = float(np.mean(truth == _column(names, model, k, rec)))
+                share = float(np.mean(truth == j))
         else:
-            j = _column(names, model, k, rec)
             share = float(np.mean(right_without_frontier(rec.method, j, cost, time, acc, feasible, scenario)))
         out.append(replace(rec, confidence=share))
     return out
 
 
-def _draw(runs, metric: str, rng: np.random.Generator, replicates: int) -> np.ndarray:
+def _draw(runs, model: np.ndarray, metric: str, rng: np.random.Generator, replicates: int) -> np.ndarray:
     """(R, candidates): each model's mean curve moved by z * se, one z per model and draw."""
     z = rng.standard_normal((replicates, len(runs)))
-    cols = []
-    for i, (_, curves, _) in enumerate(runs):
-        m = getattr(curves, metric)
-        cols.append(m.mean[None, :] + z[:, i, None] * np.nan_to_num(m.se)[None, :])
-    return np.concatenate(cols, axis=1)
+    mean = np.concatenate([getattr(c, metric).mean for _, c, _ in runs])
+    se = np.nan_to_num(np.concatenate([getattr(c, metric).se for _, c, _ in runs]))
+    return mean[None, :] + z[:, model] * se[None, :]
 
 
-def _column(names: list[str], model: np.ndarray, k: np.ndarray, rec: Recommendation) -> int:
-    """The candidate column of `rec`'s (model, k)."""
-    return int(np.flatnonzero((model == names.index(rec.model)) & (k == rec.k))[0])
+def _column(names: list[str], model: np.ndarray, k: np.ndarray, rec: Recommendation) -> int | None:
+    """The candidate column of `rec`'s (model, k); None when it is not among them."""
+    at = np.flatnonzero((model == names.index(rec.model)) & (k == rec.k))
+    return int(at[0]) if at.size else None
