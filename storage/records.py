@@ -285,7 +285,7 @@ def recommendation_row(r: RecommendationRecord) -> RecommendationRow:
 
 
 def prices_of_record(r: ModelPriceRecord) -> Prices:
-    return Prices(r.c_in, r.c_out, r.t_in, r.t_out)
+    return Prices(r.c_in, r.c_out, r.t_in, r.t_out, r.c_in_cached)
 
 
 

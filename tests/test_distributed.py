@@ -277,6 +277,45 @@ def test_adaptive_trials_on_workers_give_the_local_result(tmp_path, redis_server
     assert "next round: blocks 16 to 31 sent in 4 shard(s)" in worker.log()
 
 
+EMPIRICAL_CATALOG = """\
+models:
+  from-log: {c_in: 1.25e-6, c_out: 1.0e-5, lengths: empirical, accuracy_model: empirical, data: eval-log.jsonl}
+  accuracy-from-log: {c_in: 1.25e-6, c_out: 1.0e-5, t_in: 2.5e-4, t_out: 0.012, mu_Lin: 894, sigma_Lin: 324,
+                      mu_Lout: 388, sigma_Lout: 116, accuracy_model: empirical, data: eval-log.jsonl}
+"""
+
+
+def empirical_sweep(directory: Path) -> str:
+    """A sweep of two models resampled from examples/eval-log.jsonl, copied into `directory`."""
+    (directory / "eval-log.jsonl").write_bytes((REPO / "examples" / "eval-log.jsonl").read_bytes())
+    catalog = write_sweep(directory, EMPIRICAL_CATALOG, "catalog.yaml")
+    return (
+        f"name: empirical\ncatalog: {catalog}\nscenarios:\n"
+        "  - {name: paper, max_total_cost: 0.05, max_total_time: 40, min_accuracy: 0.6, k_max: 32, parallelism: 4}\n"
+        "  - {name: waves, max_total_cost: 0.05, max_total_time: 40, min_accuracy: 0.6, k_max: 20, parallelism: 3,\n"
+        "     k_grid: all, latency: waves, input_billing: once}\n"
+        "trials: 3500\nseed: 9\n"
+    )
+
+
+@pytest.mark.parametrize("n_workers, shard_blocks", [(1, 1), (3, 2)])
+def test_an_empirical_model_on_workers_gives_the_local_result_without_its_file(
+    tmp_path, redis_server, start_worker, sqlite_url, reference, n_workers: int, shard_blocks: int
+):
+    # The samples travel in the stored spec: the eval log is gone before any worker starts.
+    text = empirical_sweep(tmp_path)
+    expected = reference(text)
+    store, sweep_id = submitted(tmp_path, text, sqlite_url, redis_server.url, shard_blocks)
+    (tmp_path / "eval-log.jsonl").unlink()
+    workers = [start_worker(sqlite_url, wait=False) for _ in range(n_workers)]
+    for w in workers:
+        wait_for(w._ready, 60, f"worker {w.name}")
+    assert_done(store, sweep_id, workers)
+    assert_identical(store, sweep_id, expected)
+    if n_workers > 1:
+        assert len([w for w in workers if "infscale.simulate_shard" in w.log()]) >= 2
+
+
 # --- faults -----------------------------------------------------------------------------------
 
 
