@@ -17,7 +17,7 @@ queries of E[max of k draws of its scores] (for 0/1 scores 1 - (1 - p_q)^k, p_q 
 share correct); E[C(k)] = E[C_first] + (k - 1) E[C_later]; E[T(k)] = k E[T_i] / P (paper), or
 floor(k/P) E[max of P] + E[max of k mod P] (waves, the max over one query's samples). For a
 query with sorted values v_1 <= ... <= v_c, E[max of n] = v_1 + sum_j (v_(j+1) - v_j)(1 - (j/c)^n):
-O(samples) per n.
+O(samples) per n, or per distinct (j, c) once the steps are summed by them.
 """
 
 from __future__ import annotations
@@ -72,18 +72,25 @@ def expected_cost_time(
 
 def expected_max(data: EmpiricalData, values: np.ndarray, n: np.ndarray) -> np.ndarray:
     """E[max of n draws, with replacement, of one uniform query's `values`] for each n of `n`
-    (module docstring; 0 for n = 0). O(len(n) x samples)."""
+    (module docstring; 0 for n = 0). The steps v_(j+1) - v_j are summed per distinct (j, c)
+    first, so the work is O(samples + len(n) x distinct (j, c)): a few per n for a log with the
+    same number of samples per query."""
     query = np.repeat(np.arange(data.n_queries), data.counts)
     order = np.lexsort((values, query))
     v, count = values[order], data.counts[query]
     rank = np.arange(v.size) - data.starts[query] + 1  # j: the position within the query, from 1
     step = np.where(rank == count, 0.0, np.diff(v, append=0.0))  # v_(j+1) - v_j within the query
-    log_share = np.log(rank / count)  # log(j / c)
+    pairs, where = np.unique(count * (int(count.max()) + 1) + rank, return_inverse=True)
+    steps = np.bincount(where.ravel(), weights=step) / data.n_queries
+    pair_count = pairs // (int(count.max()) + 1)
+    log_share = np.log((pairs - pair_count * (int(count.max()) + 1)) / pair_count)  # log(j / c)
     lowest = float(np.mean(v[rank == 1]))
-    out = np.zeros(len(n))
-    for i, m in enumerate(np.asarray(n, dtype=np.float64)):
-        if m > 0:  # 1 - (j/c)^m as -expm1(m log(j/c)): exact where (j/c)^m is near 1
-            out[i] = lowest + float(np.dot(step, -np.expm1(m * log_share))) / data.n_queries
+    n = np.asarray(n, dtype=np.float64)
+    out = np.zeros(n.size)
+    for chunk in _chunks(n.size, log_share.size):
+        # 1 - (j/c)^m as -expm1(m log(j/c)): exact where (j/c)^m is near 1.
+        out[chunk] = lowest + -np.expm1(n[chunk, None] * log_share[None, :]) @ steps
+    out[n == 0] = 0.0
     return out
 
 
@@ -109,11 +116,14 @@ def sum_span(data: EmpiricalData, values: np.ndarray, k: np.ndarray) -> tuple[np
     and within HOEFFDING sqrt(k) (max_q - min_q) of k mean_q, over every query q. O(len(k) x queries)."""
     starts = data.starts
     lo_q, hi_q = np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)
-    mean_q = data.query_means(values)
-    kf = np.asarray(k, dtype=np.float64)[:, None]
-    margin = HOEFFDING * np.sqrt(kf) * (hi_q - lo_q)[None, :]
-    lo = np.maximum(kf * lo_q[None, :], kf * mean_q[None, :] - margin).min(axis=1)
-    hi = np.minimum(kf * hi_q[None, :], kf * mean_q[None, :] + margin).max(axis=1)
+    mean_q, width = data.query_means(values), hi_q - lo_q
+    k = np.asarray(k, dtype=np.float64)
+    lo, hi = np.empty(k.size), np.empty(k.size)
+    for chunk in _chunks(k.size, data.n_queries):
+        kf = k[chunk, None]
+        margin = HOEFFDING * np.sqrt(kf) * width[None, :]
+        lo[chunk] = np.maximum(kf * lo_q[None, :], kf * mean_q[None, :] - margin).min(axis=1)
+        hi[chunk] = np.minimum(kf * hi_q[None, :], kf * mean_q[None, :] + margin).max(axis=1)
     return lo, hi
 
 
@@ -166,6 +176,12 @@ class Sampler:
         np.maximum(acc[0], carry, out=acc[0])
         np.maximum.accumulate(acc, axis=0, out=acc)
         carry[...] = acc[-1]
+
+
+def _chunks(rows: int, columns: int, cells: int = 1 << 20) -> list[slice]:
+    """Slices of `rows` so that a (rows, columns) temporary holds at most about `cells` values."""
+    step = max(1, cells // max(columns, 1))
+    return [slice(i, min(i + step, rows)) for i in range(0, rows, step)]
 
 
 def _prefix_sum(values: np.ndarray, carry: np.ndarray, out: np.ndarray) -> None:
