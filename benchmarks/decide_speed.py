@@ -8,7 +8,7 @@ Figures, each the median of many repetitions (this machine is shared: medians, n
    database: reading the stored curves and deciding every method and the cross-model
    recommendations (goal < 100 ms); and with the curves already in memory, as the dashboard
    keeps them. Both without confidence (`--no-confidence`, what the sliders do) and with the
-   recommendations' confidence (issue 11's, 512 draws per scenario and the knee's 64).
+   recommendations' confidence (issue 11's, 512 draws per scenario for every method).
 2. A slider move's round trip through `infscale serve`: the HTTP request to the decide endpoint
    (the JSON the page draws from), and in Debian's chromium (if installed) from the slider's
    input event to the page's table and plots redrawn (goal < 200 ms).
@@ -62,7 +62,7 @@ def decide_figures(url: str, sweep_id: int, repeat: int) -> None:
         cold = []
         for b in budgets:
             start = time.perf_counter()
-            database = Database(open_store(url, upgrade_schema=False))  # what one `infscale decide` does
+            database = Database(open_store(url))  # what one `infscale decide` does
             decide_stored(database.sweep(sweep_id), b, confidence=confidence)
             cold.append(time.perf_counter() - start)
             database.close()

@@ -223,6 +223,11 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     for m in models.values():
         # Correctness models: acc and +- describe the difficulty p ~ Beta(alpha, beta).
         kind = f"  {m.accuracy_model.value} Beta({m.alpha:g}, {m.beta:g})" if m.accuracy_model.is_correctness else ""
+        if m.data is not None:  # the empirical model: acc, +- and the times describe its eval log
+            resampled = [part for part, on in (("lengths", m.lengths.value == "empirical"),
+                                               ("accuracy", m.accuracy_model.value == "empirical")) if on]
+            kind = (f"  {' and '.join(resampled)} from {m.data.source} ({m.data.n_queries} queries, "
+                    f"{m.data.n_samples} samples{', latency_s' if m.times_from_data else ''})")
         # A litellm_key model without prices of its own shows its key: a run prices it from the history.
         prices = f"{m.c_in * 1e6:>7.3f} {m.c_out * 1e6:>7.3f}" if m.c_in is not None else f"{m.litellm_key:>15}"
         print(f"  {m.key:<28} {m.name:<34} {prices} "

@@ -27,7 +27,7 @@ SHOWN_NAMES = 5  # names listed per line in text output (--json lists them all)
 def add_prices(sub: Any) -> None:
     p = sub.add_parser(
         "prices", help="model price history: import a price file, list the versions",
-        description="Model prices ($ per input / output token, optionally s per token) are versioned in "
+        description="Model prices ($ per input / output token, optionally s per token and $ per cached input token) are versioned in "
         "the database with the time they took effect. `infscale recalc` recomputes the stored runs "
         "whose prices changed.",
         epilog=example("infscale prices import examples/catalog-litellm.yaml --effective-at 2026-01-01",
@@ -38,7 +38,8 @@ def add_prices(sub: Any) -> None:
         "import", help="import a catalog or LiteLLM price file as new price versions",
         description="Import FILE: a catalog in the project's format (models: {key: {c_in, c_out, t_in, "
         "t_out, ...}}) or LiteLLM's model_prices_and_context_window.json (USD per token in "
-        "input_cost_per_token / output_cost_per_token, keyed by provider model name; the catalog's "
+        "input_cost_per_token / output_cost_per_token, the cached-input price that input_billing: cached "
+        "bills in cache_read_input_token_cost, keyed by provider model name; the catalog's "
         "litellm_key says which name is which model). A model whose prices are already in force gets "
         "no new version. Names no model maps to, and mapped entries without per-token prices, are "
         "reported and skipped. A malformed file or price imports nothing (exit 2).",
@@ -90,7 +91,8 @@ def cmd_prices_list(args: argparse.Namespace) -> int:
         print("no prices imported yet (infscale prices import FILE)")
         return 0
     width = max(len("model"), *(len(r.model) for r in rows))
-    print(f"{'model':<{width}}  {'effective':<23}  {'$in/M':>8} {'$out/M':>8} {'s in/k':>7} {'s out/k':>8}  source")
+    print(f"{'model':<{width}}  {'effective':<23}  {'$in/M':>8} {'$out/M':>8} {'s in/k':>7} {'s out/k':>8} "
+          f"{'$cached/M':>9}  source")
     for r in rows:
         print(f"{r.model:<{width}}  {format_time(r.effective_at):<23}  {_price_cells(r.prices)}  {r.source}")
     return 0
@@ -292,7 +294,7 @@ def _price_cells(prices: Any) -> str:
         return f"{'-':>{width}}" if value is None else f"{value * scale:>{width}.3f}"
 
     return (f"{per(prices.c_in, 1e6, 8)} {per(prices.c_out, 1e6, 8)} "
-            f"{per(prices.t_in, 1e3, 7)} {per(prices.t_out, 1e3, 8)}")
+            f"{per(prices.t_in, 1e3, 7)} {per(prices.t_out, 1e3, 8)} {per(prices.c_in_cached, 1e6, 9)}")
 
 
 def _cost(value: float | None) -> str:

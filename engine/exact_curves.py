@@ -2,7 +2,8 @@
 
 Every mean is the model's exact expectation (engine.exact): cost and time are k times the
 per-inference means (divided by P for the paper's latency), accuracy is the best-of-k
-integral or the exact pass@k / majority-vote mean. Standard errors are 0; quantiles and the
+integral or the exact pass@k / majority-vote mean; the empirical model's are means over its
+data (engine.empirical). Standard errors are 0; quantiles and the
 probability of meeting all budgets at once have no closed form here and are NaN, so chance
 constraints (`min_probability`) are refused in exact mode. O(K x quadrature nodes) per group:
 milliseconds.
@@ -14,7 +15,8 @@ import numpy as np
 
 from infscale.engine.exact import expected_accuracy_curve, expected_input_tokens, expected_output_tokens
 from infscale.engine.plan import SimulationGroup
-from infscale.engine.specs import InputBilling, Latency, ModelSpec, ScenarioSpec
+from infscale.engine import empirical
+from infscale.engine.specs import AccuracyModel, InputBilling, Latency, Lengths, ModelSpec, ScenarioSpec
 from infscale.engine.statistics import Curves, MetricCurve
 from infscale.engine.waves_exact import expected_wave_time
 
@@ -33,6 +35,19 @@ def exact_means(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact mean total cost, total time and accuracy for each k of `k`; `billing` is how
     prompts are billed (default: the model's input_billing)."""
+    k = np.asarray(k, dtype=np.int64)
+    if model.lengths is Lengths.EMPIRICAL:  # means over the eval log's samples (engine.empirical)
+        cost, time = empirical.expected_cost_time(model, scenario.latency, scenario.parallelism, k, billing)
+    else:
+        cost, time = _normal_cost_time(model, scenario, k, billing)
+    if model.accuracy_model is AccuracyModel.EMPIRICAL:
+        return cost, time, empirical.expected_accuracy(model.data, k)
+    return cost, time, expected_accuracy_curve(model, k)
+
+
+def _normal_cost_time(
+    model: ModelSpec, scenario: ScenarioSpec, k: np.ndarray, billing: InputBilling | None
+) -> tuple[np.ndarray, np.ndarray]:
     e_in, e_out = expected_input_tokens(model), expected_output_tokens(model)
     kf = np.asarray(k, dtype=np.float64)
     later = model.input_price_after_first(billing)
@@ -42,8 +57,8 @@ def exact_means(
         cost = model.c_in * e_in + (kf - 1.0) * later * e_in + kf * model.c_out * e_out
     if scenario.latency is Latency.WAVES:
         # t_fixed makes every inference, so every wave, that much slower.
-        waves = -(-np.asarray(k, dtype=np.int64) // scenario.parallelism)
-        time = expected_wave_time(model, np.asarray(k, dtype=np.int64), scenario.parallelism) + waves * model.t_fixed
+        waves = -(-k // scenario.parallelism)
+        time = expected_wave_time(model, k, scenario.parallelism) + waves * model.t_fixed
     else:
         time = kf * (model.t_fixed + model.t_in * e_in + model.t_out * e_out) / scenario.parallelism
-    return cost, time, expected_accuracy_curve(model, np.asarray(k, dtype=np.int64))
+    return cost, time

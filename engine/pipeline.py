@@ -46,7 +46,7 @@ def simulate_shard(sweep: SweepSpec, group: SimulationGroup, blocks: Iterable[in
     bins = bins_for(group)
     plan = block_plan(sweep)
     if sweep.mode is Mode.LEGACY:
-        if group.latency is not Latency.PAPER or group.model.accuracy_model.is_correctness:
+        if group.latency is not Latency.PAPER or group.model.accuracy_model.is_correctness or group.model.is_empirical:
             raise ValueError("legacy mode has only the paper latency and gaussian_best_of_k accuracy")
         if list(blocks) != [0]:
             raise ValueError("legacy mode runs as a single block 0")

@@ -231,7 +231,10 @@ def working_bytes(group: SimulationGroup, plan: BlockPlan, mode: Mode) -> int:
     if mode is Mode.LEGACY:
         return 8 * 6 * plan.trials + 8 * group.k_max * 8
     rows = min(ROW_CHUNK, group.k_max)
-    return 8 * 12 * rows * plan.block_trials
+    need = 8 * 12 * rows * plan.block_trials
+    if group.model.data is not None:  # the empirical model: sample indices, per-sample costs and times
+        need += 8 * rows * plan.block_trials + 8 * 4 * group.model.data.n_samples
+    return need
 
 
 def check_memory(sweep: SweepSpec, limit_bytes: int = DEFAULT_MEMORY_LIMIT) -> None:

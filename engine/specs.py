@@ -14,7 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from infscale.engine.empirical_data import EmpiricalData, data_from_log
 from infscale.engine.errors import SpecError
+from infscale.engine.evallog import EvalLog
 
 MAX_INT64 = 2**63 - 1
 """Integers a spec stores (seed, trials) fit a signed 64-bit column on SQLite and PostgreSQL alike."""
@@ -74,17 +76,27 @@ class AccuracyModel(str, Enum):
     `gaussian_best_of_k`: the paper's, the best of k clipped N(acc_mean, acc_std) scores.
     `pass_at_k` and `majority_vote`: each query has a difficulty p ~ Beta(alpha, beta) and each
     inference is correct with probability p; A(k) is whether any is correct, or whether more
-    than half are (a tie counts one half). See engine.accuracy.
+    than half are (a tie counts one half). See engine.accuracy. `empirical`: the best score of
+    k samples of a query of the model's eval log (pass@k for 0/1 scores; engine.empirical).
     """
 
     GAUSSIAN_BEST_OF_K = "gaussian_best_of_k"
     PASS_AT_K = "pass_at_k"
     MAJORITY_VOTE = "majority_vote"
+    EMPIRICAL = "empirical"
 
     @property
     def is_correctness(self) -> bool:
         """Whether A(k) counts correct answers (Beta difficulty) rather than taking scores."""
-        return self is not AccuracyModel.GAUSSIAN_BEST_OF_K
+        return self in (AccuracyModel.PASS_AT_K, AccuracyModel.MAJORITY_VOTE)
+
+
+class Lengths(str, Enum):
+    """Where token lengths (and times) come from: the paper's clipped normals (`normal`), or
+    the samples of the model's eval log (`empirical`; engine.empirical)."""
+
+    NORMAL = "normal"
+    EMPIRICAL = "empirical"
 
 
 class InputBilling(str, Enum):
@@ -126,6 +138,20 @@ class ModelSpec:
     t_fixed: float = 0.0  # s per inference on top of t_in, t_out (e.g. time to first token)
     input_billing: InputBilling = InputBilling.EACH
     c_in_cached: float | None = None  # $ per cached input token (input_billing: cached)
+    # The empirical model: lengths and/or accuracy resampled from `data`, the eval log's samples.
+    # Then mu_Lin .. sigma_Lout (lengths) and acc_mean, acc_std (accuracy) describe the data.
+    lengths: Lengths = Lengths.NORMAL
+    data: EmpiricalData | None = None
+
+    @property
+    def is_empirical(self) -> bool:
+        """Whether anything is resampled from the eval log (the simulation's empirical path)."""
+        return self.data is not None
+
+    @property
+    def times_from_data(self) -> bool:
+        """Whether each inference's time is its sample's latency_s (else t_fixed + t_in L_in + t_out L_out)."""
+        return self.lengths is Lengths.EMPIRICAL and self.data is not None and self.data.latency_s is not None
 
     def input_price_after_first(self, billing: "InputBilling | None" = None) -> float:
         """$ per input token of inferences 2..k under `billing` (default: the model's own)."""
@@ -214,7 +240,7 @@ class SweepSpec:
 MODEL_FIELDS = (
     "name", "c_in", "c_out", "t_in", "t_out", "mu_Lin", "sigma_Lin", "mu_Lout",
     "sigma_Lout", "acc_mean", "acc_std", "default_parallel", "litellm_key", "accuracy_model", "alpha", "beta",
-    "t_fixed", "input_billing", "c_in_cached",
+    "t_fixed", "input_billing", "c_in_cached", "lengths", "data",
 )
 SCENARIO_FIELDS = (
     "name", "max_total_cost", "max_total_time", "min_accuracy", "k_max", "parallelism",
@@ -231,6 +257,10 @@ def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpe
     _require_mapping(data, source, where)
     _reject_unknown(data, MODEL_FIELDS, source, where)
     num = _Numbers(data, source, where)
+    lengths, empirical = _empirical_data(data, source, where)
+    times_from_data = lengths is Lengths.EMPIRICAL and empirical is not None and empirical.latency_s is not None
+    if times_from_data:
+        _refuse_fields(data, ("t_in", "t_out", "t_fixed"), "the data's latency_s is each inference's time", source, where)
     # Keyword arguments are evaluated in order: fields are checked in the catalog's order.
     return ModelSpec(
         key=key,
@@ -238,19 +268,18 @@ def model_from_mapping(key: str, data: Any, source: str, where: str) -> ModelSpe
         # A model with a litellm_key and neither price is priced from the price history.
         c_in=None if _priced_by_key(data) else num.get("c_in", lo=0.0, hi=MAX_USD_PER_TOKEN, unit="$ per token"),
         c_out=None if _priced_by_key(data) else num.get("c_out", lo=0.0, hi=MAX_USD_PER_TOKEN, unit="$ per token"),
-        t_in=num.get("t_in", lo=0.0, hi=MAX_SECONDS_PER_TOKEN, unit="seconds per token"),
-        t_out=num.get("t_out", lo=0.0, hi=MAX_SECONDS_PER_TOKEN, unit="seconds per token"),
-        mu_Lin=num.get("mu_Lin", lo=1.0),
-        sigma_Lin=num.get("sigma_Lin", lo=0.0),
-        mu_Lout=num.get("mu_Lout", lo=1.0),
-        sigma_Lout=num.get("sigma_Lout", lo=0.0),
-        **_accuracy_fields(data, num, source, where),
+        t_in=0.0 if times_from_data else num.get("t_in", lo=0.0, hi=MAX_SECONDS_PER_TOKEN, unit="seconds per token"),
+        t_out=0.0 if times_from_data else num.get("t_out", lo=0.0, hi=MAX_SECONDS_PER_TOKEN, unit="seconds per token"),
+        **_length_fields(data, num, lengths, empirical, source, where),
+        **_accuracy_fields(data, num, source, where, empirical),
         default_parallel=_integer(data.get("default_parallel", 1), source, f"{where}.default_parallel", lo=1),
         litellm_key=(
             None if data.get("litellm_key") is None
             else _string(data["litellm_key"], source, f"{where}.litellm_key")
         ),
         **_billing_fields(data, num, source, where),
+        lengths=lengths,
+        data=empirical,
     )
 
 
@@ -357,12 +386,71 @@ def sweep_from_mapping(
 # --- private helpers -------------------------------------------------------------------------
 
 
-def _accuracy_fields(data: Mapping[str, Any], num: "_Numbers", source: str, where: str) -> dict[str, Any]:
+def _empirical_data(data: Mapping[str, Any], source: str, where: str) -> tuple[Lengths, EmpiricalData | None]:
+    """`lengths` and the eval log's samples (`data`) of a catalog entry: None unless lengths or
+    accuracy_model is empirical. The catalog reader has replaced the file's path by its
+    samples (readers.sweep_files); what each use needs of them is checked here."""
+    name = data.get("lengths", Lengths.NORMAL.value)
+    try:
+        lengths = Lengths(name)
+    except ValueError:
+        raise SpecError(source, f"{where}.lengths", f"must be 'normal' or 'empirical', got {shown(name)}") from None
+    accuracy = data.get("accuracy_model") == AccuracyModel.EMPIRICAL.value
+    log = data.get("data")
+    if lengths is Lengths.NORMAL and not accuracy:
+        if log is not None:
+            raise SpecError(source, f"{where}.data", "is used only with lengths: empirical or accuracy_model: empirical")
+        return lengths, None
+    if log is None:
+        uses = " and ".join(u for u, on in (("lengths: empirical", lengths is Lengths.EMPIRICAL), ("accuracy_model: empirical", accuracy)) if on)
+        raise SpecError(source, f"{where}.data", f"is required with {uses}: an eval log (JSONL or CSV, one row per sample)")
+    if isinstance(log, EmpiricalData):
+        return lengths, log
+    if not isinstance(log, EvalLog):
+        raise SpecError(source, f"{where}.data", f"names an eval log, which is read only where a catalog file is loaded (got {shown(log)})")
+    required = (("score",) if accuracy else ()) + (("input_tokens", "output_tokens") if lengths is Lengths.EMPIRICAL else ())
+    optional = ("latency_s",) if lengths is Lengths.EMPIRICAL else ()
+    return lengths, data_from_log(log, required, optional)
+
+
+def _length_fields(
+    data: Mapping[str, Any], num: "_Numbers", lengths: Lengths, empirical: EmpiricalData | None, source: str, where: str
+) -> dict[str, float]:
+    """mu_Lin, sigma_Lin, mu_Lout, sigma_Lout: given, or with `lengths: empirical` the data's
+    (a uniform query, then a uniform sample: what one simulated inference draws)."""
+    keys = ("mu_Lin", "sigma_Lin", "mu_Lout", "sigma_Lout")
+    if lengths is Lengths.NORMAL:
+        return {key: num.get(key, lo=1.0 if key.startswith("mu") else 0.0) for key in keys}
+    _refuse_fields(data, keys, "the lengths are the data's", source, where)
+    mu_in, sd_in = _moments(empirical, empirical.input_tokens)
+    mu_out, sd_out = _moments(empirical, empirical.output_tokens)
+    return dict(mu_Lin=mu_in, sigma_Lin=sd_in, mu_Lout=mu_out, sigma_Lout=sd_out)
+
+
+def _moments(data: EmpiricalData, values: np.ndarray) -> tuple[float, float]:
+    mean = data.mean_over_queries(values)
+    return mean, math.sqrt(max(data.mean_over_queries(values * values) - mean * mean, 0.0))
+
+
+def _refuse_fields(data: Mapping[str, Any], keys: tuple[str, ...], why: str, source: str, where: str) -> None:
+    for key in keys:
+        if key in data:
+            raise SpecError(source, f"{where}.{key}", f"not used here ({why}); remove it")
+
+
+def _accuracy_fields(
+    data: Mapping[str, Any], num: "_Numbers", source: str, where: str, empirical: EmpiricalData | None = None
+) -> dict[str, Any]:
     """acc_mean, acc_std, accuracy_model, alpha and beta of a catalog entry.
 
     A correctness model without acc_mean / acc_std gets the mean and standard deviation of its
     difficulty p ~ Beta(alpha, beta): its pass@1 and how much that varies between queries.
+    The empirical model gets the mean and standard deviation of its queries' mean scores.
     """
+    if data.get("accuracy_model") == AccuracyModel.EMPIRICAL.value:
+        _refuse_fields(data, ("acc_mean", "acc_std", "alpha", "beta"), "the accuracy is the data's", source, where)
+        p = empirical.query_means(empirical.score)
+        return dict(acc_mean=float(p.mean()), acc_std=float(p.std()), accuracy_model=AccuracyModel.EMPIRICAL, alpha=None, beta=None)
     accuracy_model, alpha, beta = _accuracy_model(data, num, source, where)
     if not accuracy_model.is_correctness:
         acc_mean, acc_std = num.get("acc_mean", lo=0.0, hi=1.0), num.get("acc_std", lo=0.0)
@@ -384,7 +472,9 @@ def _billing_fields(data: Mapping[str, Any], num: "_Numbers", source: str, where
     """t_fixed, input_billing and c_in_cached of a catalog entry (all optional)."""
     billing = _input_billing(data, source, where)
     cached = num.get("c_in_cached", lo=0.0, hi=MAX_USD_PER_TOKEN, unit="$ per token") if data.get("c_in_cached") is not None else None
-    if billing is InputBilling.CACHED and cached is None:
+    # A model priced by its litellm_key may get its cached price from the price map
+    # (engine.prices.price_sweep checks it there).
+    if billing is InputBilling.CACHED and cached is None and not _priced_by_key(data):
         raise SpecError(source, f"{where}.c_in_cached", "is required with input_billing: cached ($ per cached input token)")
     return dict(
         t_fixed=num.get("t_fixed", lo=0.0, hi=3600.0, unit="seconds per inference") if data.get("t_fixed") is not None else 0.0,
@@ -403,12 +493,13 @@ def _input_billing(data: Mapping[str, Any], source: str, where: str) -> InputBil
 
 
 def _check_billing(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:
-    """A scenario that bills cached input needs every model's cached-input price."""
+    """A scenario that bills cached input needs every model's cached-input price (a model
+    priced by its litellm_key: checked when priced, engine.prices.price_sweep)."""
     for i, scenario in enumerate(scenarios):
         if scenario.input_billing is not InputBilling.CACHED:
             continue
         for model in models:
-            if model.c_in_cached is None:
+            if model.c_in_cached is None and model.c_in is not None:
                 raise SpecError(
                     source, f"scenarios[{i}].input_billing",
                     f"cached needs c_in_cached ($ per cached input token) of every model; {model.key!r} has none",
@@ -439,6 +530,8 @@ def _accuracy_model(
 def _check_legacy(models: tuple[ModelSpec, ...], scenarios: tuple[ScenarioSpec, ...], source: str) -> None:
     """Legacy mode is the notebook's algorithm, exactly: it knows no other latency or accuracy model."""
     for model in models:
+        if model.lengths is Lengths.EMPIRICAL:
+            raise SpecError(source, "models", f"legacy mode has only the notebook's normal token lengths; {model.key!r} uses lengths: empirical")
         if model.accuracy_model is not AccuracyModel.GAUSSIAN_BEST_OF_K:
             raise SpecError(
                 source, "models",

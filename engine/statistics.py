@@ -12,10 +12,11 @@ of blocks into shards gives bit-identical curves.
 Quantile error bound: a reported p05/p50/p95 lies in the same histogram bin as the
 empirical quantile, so it is within one bin width of it. Bins span the exact mean +- 8
 standard deviations of that k's total (cost, time) or the 1e-9 and 1 - 1e-9 quantiles of
-A(k) (accuracy; [0, 1] for the correctness models, whose A(k) is 0, 1/2 or 1), cut into 256
+A(k) (accuracy; [0, 1] for the correctness models, whose A(k) is 0, 1/2 or 1, and for the
+empirical model's scores), cut into 256
 bins: for cost and time one bin is 1/16 of a standard deviation of the per-trial total (for
 `waves` latency the span comes from distribution-free bounds on the sum of wave maxima, see
-`_wave_time_span`). Values outside the span land in an under/overflow bin (probability
+`_wave_time_span`; for the empirical model's lengths, engine.empirical.total_span). Values outside the span land in an under/overflow bin (probability
 below 1e-9 per trial); a quantile falling there is reported at the span's edge.
 """
 
@@ -34,7 +35,8 @@ from infscale.engine.exact import (
     expected_output_tokens,
 )
 from infscale.engine.plan import N_BINS, N_METRICS, SimulationGroup
-from infscale.engine.specs import Latency, ScenarioSpec
+from infscale.engine.empirical import total_span
+from infscale.engine.specs import AccuracyModel, Latency, Lengths, ScenarioSpec
 
 METRICS = ("cost", "time", "accuracy")
 QUANTILES = (0.05, 0.50, 0.95)
@@ -129,8 +131,10 @@ def bins_for(group: SimulationGroup) -> Bins:
         hi[m] = k * mean + first + 8.0 * np.sqrt(k) * sd
     if group.latency is Latency.WAVES:
         lo[1], hi[1] = _wave_time_span(group.grid(), group.parallelism, time_mean, time_sd)
-    if model.accuracy_model.is_correctness:  # A(k) is 0, 1/2 or 1
-        lo[2], hi[2] = 0.0, 1.0
+    if model.lengths is Lengths.EMPIRICAL:  # totals of the data's samples (engine.empirical)
+        (lo[0], hi[0]), (lo[1], hi[1]) = total_span(model, group.billing, group.latency, group.parallelism, group.grid())
+    if model.accuracy_model.is_correctness or model.accuracy_model is AccuracyModel.EMPIRICAL:
+        lo[2], hi[2] = 0.0, 1.0  # A(k) is 0, 1/2 or 1, or a score
     else:
         lo[2] = accuracy_quantile(model, group.grid(), 1e-9)
         hi[2] = accuracy_quantile(model, group.grid(), 1.0 - 1e-9)

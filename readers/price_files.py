@@ -5,7 +5,9 @@ Two formats, told apart by their shape:
 - a catalog file (`models: {key: {c_in, c_out, t_in, t_out, ...}}`), validated exactly as a
   catalog named in a sweep; every model of it is quoted with all four prices;
 - LiteLLM's `model_prices_and_context_window.json`: a mapping of provider model name ->
-  fields, with USD per token in `input_cost_per_token` / `output_cost_per_token`. The catalog
+  fields, with USD per token in `input_cost_per_token` / `output_cost_per_token`, and the
+  cached-input price (for `input_billing: cached`) in `cache_read_input_token_cost` where the
+  provider has one. The catalog
   given alongside says which LiteLLM name is which model (`litellm_key`); names it does not
   mention are reported, never matched by guesswork. Only the entries of those models are
   read: one without both per-token prices is skipped and reported; one with a price that is
@@ -24,7 +26,7 @@ from enum import Enum
 from typing import Any, Mapping
 
 from infscale.engine.errors import SpecError
-from infscale.engine.prices import PriceQuote, Prices
+from infscale.engine.prices import PriceQuote, Prices, prices_of
 from infscale.engine.specs import MAX_USD_PER_TOKEN, shown, ModelSpec, catalog_from_mapping
 from infscale.readers.files import read_text
 from infscale.readers.structured_text import parse_json, parse_yaml
@@ -35,6 +37,7 @@ STORED_MODELS = "the models of the stored sweeps"
 
 LITELLM_INPUT = "input_cost_per_token"
 LITELLM_OUTPUT = "output_cost_per_token"
+LITELLM_CACHED = "cache_read_input_token_cost"
 LITELLM_TIERS = "tiered_pricing"
 
 
@@ -81,7 +84,7 @@ def parse_price_file(text: str, source: str, catalog: Mapping[str, ModelSpec], c
         models = catalog_from_mapping(data, source)
         # A model priced by its litellm_key has no prices here to quote.
         return PriceFile(source, PriceFormat.CATALOG, tuple(
-            PriceQuote(m.key, Prices(m.c_in, m.c_out, m.t_in, m.t_out)) for m in models.values() if m.c_in is not None
+            PriceQuote(m.key, prices_of(m)) for m in models.values() if m.c_in is not None
         ), unpriced=tuple(m.key for m in models.values() if m.c_in is None))
     return _litellm(data, source, catalog, catalog_name)
 
@@ -119,13 +122,18 @@ def _litellm(data: Any, source: str, catalog: Mapping[str, ModelSpec], catalog_n
             continue
         if not isinstance(entry, Mapping):
             raise SpecError(source, json.dumps(name), f"must be a mapping of fields, got {type(entry).__name__}")
+        cached = _price(entry, LITELLM_CACHED, source, name) if entry.get(LITELLM_CACHED) is not None else None
         if entry.get(LITELLM_INPUT) is None or entry.get(LITELLM_OUTPUT) is None:
             entry = _first_tier(entry)
             if entry is None:
                 no_token_price.append(name)
                 continue
             first_tier.append(name)
-        prices = Prices(_price(entry, LITELLM_INPUT, source, name), _price(entry, LITELLM_OUTPUT, source, name))
+            if entry.get(LITELLM_CACHED) is not None:  # the tier's own cached price, if it has one
+                cached = _price(entry, LITELLM_CACHED, source, name)
+        prices = Prices(
+            _price(entry, LITELLM_INPUT, source, name), _price(entry, LITELLM_OUTPUT, source, name), c_in_cached=cached,
+        )
         quotes += [PriceQuote(model, prices) for model in models_of[name]]
     quoted = {q.model for q in quotes}
     unpriced = tuple(key for key in catalog if key not in quoted)

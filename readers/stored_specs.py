@@ -2,23 +2,40 @@
 
 The compatibility rules of stored specs live here: a key added after a sweep was stored gets
 the default that reproduces what that sweep computed (the paper's latency and accuracy model).
+
+An empirical model's samples (engine.empirical) are stored inside its model dict, so a worker
+rebuilds them from the database and never reads the eval log: `data` holds the file's name,
+and per column the little-endian bytes of its array in base64 (counts int64, columns float64),
+which give back every value bit for bit.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import base64
+from dataclasses import asdict, replace
 from typing import Any
 
-from infscale.engine.specs import AccuracyModel, AdaptiveTrials, InputBilling, KGrid, Knee, Latency, Mode, ModelSpec, ScenarioSpec, SweepSpec
+import numpy as np
+
+from infscale.engine.empirical_data import COLUMNS, EmpiricalData
+from infscale.engine.specs import (
+    AccuracyModel, AdaptiveTrials, InputBilling, KGrid, Knee, Latency, Lengths, Mode, ModelSpec, ScenarioSpec, SweepSpec,
+)
 
 
 # Keys added later are stored only when they differ from their default, so a spec that does
 # not use them is stored exactly as before they existed.
-_MODEL_DEFAULTS = {"t_fixed": 0.0, "input_billing": InputBilling.EACH.value, "c_in_cached": None}
+_MODEL_DEFAULTS = {
+    "t_fixed": 0.0, "input_billing": InputBilling.EACH.value, "c_in_cached": None, "lengths": Lengths.NORMAL.value, "data": None,
+}
 
 
 def model_to_dict(model: ModelSpec) -> dict[str, Any]:
-    data = {**asdict(model), "accuracy_model": model.accuracy_model.value, "input_billing": model.input_billing.value}
+    data = {
+        **asdict(replace(model, data=None)), "accuracy_model": model.accuracy_model.value,
+        "input_billing": model.input_billing.value, "lengths": model.lengths.value,
+        "data": None if model.data is None else empirical_to_dict(model.data),
+    }
     return {k: v for k, v in data.items() if k not in _MODEL_DEFAULTS or v != _MODEL_DEFAULTS[k]}
 
 
@@ -26,7 +43,34 @@ def model_from_dict(data: dict[str, Any]) -> ModelSpec:
     # Models stored before accuracy models existed have the paper's Gaussian best-of-k.
     accuracy_model = AccuracyModel(data.get("accuracy_model", AccuracyModel.GAUSSIAN_BEST_OF_K.value))
     billing = InputBilling(data.get("input_billing", InputBilling.EACH.value))
-    return ModelSpec(**{**data, "accuracy_model": accuracy_model, "input_billing": billing})
+    lengths = Lengths(data.get("lengths", Lengths.NORMAL.value))
+    samples = None if data.get("data") is None else empirical_from_dict(data["data"])
+    return ModelSpec(**{
+        **data, "accuracy_model": accuracy_model, "input_billing": billing, "lengths": lengths, "data": samples,
+    })
+
+
+def empirical_to_dict(data: EmpiricalData) -> dict[str, Any]:
+    """An empirical model's samples as JSON-ready text (module docstring)."""
+    out: dict[str, Any] = {"source": data.source, "counts": _encode(data.counts.astype("<i8"))}
+    for name in COLUMNS:
+        column = getattr(data, name)
+        if column is not None:
+            out[name] = _encode(column.astype("<f8"))
+    return out
+
+
+def empirical_from_dict(data: dict[str, Any]) -> EmpiricalData:
+    columns = {name: _decode(data[name], "<f8") for name in COLUMNS if data.get(name) is not None}
+    return EmpiricalData(source=data["source"], counts=_decode(data["counts"], "<i8"), **columns)
+
+
+def _encode(array: np.ndarray) -> str:
+    return base64.b64encode(array.tobytes()).decode("ascii")
+
+
+def _decode(text: str, dtype: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype).astype(dtype[1:], copy=True)
 
 
 def scenario_to_dict(scenario: ScenarioSpec) -> dict[str, Any]:

@@ -144,4 +144,5 @@ def _pair(name: str, old: Any, new: Any) -> dict[str, Any]:
 
 
 def price_document(prices: Any) -> dict[str, float | None]:
-    return {"c_in": prices.c_in, "c_out": prices.c_out, "t_in": prices.t_in, "t_out": prices.t_out}
+    return {"c_in": prices.c_in, "c_out": prices.c_out, "t_in": prices.t_in, "t_out": prices.t_out,
+            "c_in_cached": prices.c_in_cached}

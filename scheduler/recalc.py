@@ -23,7 +23,7 @@ from typing import Mapping
 
 from infscale.engine.pipeline import recommend_all
 from infscale.engine.prices import Prices, is_stale, reprice
-from infscale.engine.specs import ModelSpec
+from infscale.engine.specs import InputBilling, ModelSpec
 from infscale.readers.price_files import PriceFile, load_price_file
 from infscale.scheduler.local import run_local
 from infscale.storage.interface import Storage
@@ -81,10 +81,10 @@ def recalc_sweep(
 ) -> SweepRecalc | None:
     """Recompute the sweep's runs whose model prices are stale under `prices`; None if none are."""
     current = store.run_models(sweep_id)
-    repriced = stale_models(current, prices)
+    spec = store.sweep_spec(sweep_id)
+    repriced = stale_models(current, prices, {s.name: s.input_billing for s in spec.scenarios})
     if not repriced:
         return None
-    spec = store.sweep_spec(sweep_id)
     result = run_local(replace(spec, models=tuple(repriced[m.key] for m in spec.models if m.key in repriced)), workers)
     runs = {(r.model.key, r.scenario.name): r for r in store.run_results(sweep_id)}
     runs.update({(r.model.key, r.scenario.name): r for r in result.runs})
@@ -94,12 +94,15 @@ def recalc_sweep(
     return SweepRecalc(sweep_id, tuple(repriced), len(result.runs), stored)
 
 
-def stale_models(current: list[RunModel], prices: Mapping[str, Prices]) -> dict[str, ModelSpec]:
-    """model key -> the model repriced, for each model some current run computed with other prices."""
+def stale_models(
+    current: list[RunModel], prices: Mapping[str, Prices], billing: Mapping[str, InputBilling | None]
+) -> dict[str, ModelSpec]:
+    """model key -> the model repriced, for each model some current run computed with other
+    prices (`billing`: scenario name -> its input_billing, None: the model's)."""
     return {
         run.model: reprice(run.spec, prices[run.model])
         for run in current
-        if run.model in prices and is_stale(run.spec, prices[run.model])
+        if run.model in prices and is_stale(run.spec, prices[run.model], billing.get(run.scenario))
     }
 
 

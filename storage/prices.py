@@ -62,7 +62,7 @@ class SqlPrices(SqlSessions):
                     continue
                 session.add(ModelPriceRecord(
                     model_key=quote.model, c_in=prices.c_in, c_out=prices.c_out, t_in=prices.t_in,
-                    t_out=prices.t_out, effective_at=when, source=source, created_at=utc_now(),
+                    t_out=prices.t_out, c_in_cached=prices.c_in_cached, effective_at=when, source=source, created_at=utc_now(),
                 ))
                 in_force[quote.model] = prices
                 changed.append(quote.model)

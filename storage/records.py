@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,6 +79,21 @@ class SqlSessions:
         try:
             with self._writer() as session, session.begin():
                 yield session
+        except OperationalError as exc:
+            raise unavailable(self.url, exc) from None
+
+    @contextmanager
+    def _statement(self) -> Iterator[Connection]:
+        """A connection for a write that is one statement, or (SQLite) a few: on PostgreSQL in
+        autocommit mode, where a statement is atomic by itself and costs one round trip instead
+        of three (BEGIN, it, COMMIT); on SQLite a write transaction (a local file: no network)."""
+        try:
+            if self._engine.dialect.name == "postgresql":
+                with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    yield connection
+            else:
+                with writer(self._engine).begin() as connection:
+                    yield connection
         except OperationalError as exc:
             raise unavailable(self.url, exc) from None
 
@@ -189,9 +204,10 @@ def insert_unless_present(session: Session, record_class: type, unique: tuple[st
 
 
 
-def dialect_insert(session: Session) -> Any:
-    """The INSERT construct of the session's database, with its ON CONFLICT clauses."""
-    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
+def dialect_insert(bind: Session | Connection) -> Any:
+    """The INSERT construct of the session's (or connection's) database, with its ON CONFLICT clauses."""
+    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
+    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect.name]
 
 
 def sweep_record(session: Session, sweep_id: int, lock: bool = False) -> SweepRecord:
@@ -308,7 +324,7 @@ def recommendation_row(r: RecommendationRecord) -> RecommendationRow:
 
 
 def prices_of_record(r: ModelPriceRecord) -> Prices:
-    return Prices(r.c_in, r.c_out, r.t_in, r.t_out)
+    return Prices(r.c_in, r.c_out, r.t_in, r.t_out, r.c_in_cached)
 
 
 

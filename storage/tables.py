@@ -127,6 +127,8 @@ class SimulationRecord(Base):
     k_grid: Mapped[str] = mapped_column(String)
     n_blocks: Mapped[int] = mapped_column(Integer)
     n_shards: Mapped[int] = mapped_column(Integer)
+    # Partials stored so far, counted by the statement that stores each (migration 0008).
+    shards_stored: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class PartialRecord(Base):
@@ -262,7 +264,7 @@ class RecommendationRecord(Base):
 class ModelPriceRecord(Base):
     """One version of one model's prices, in force from `effective_at` until the next version.
 
-    `t_in` / `t_out` NULL: no source has said (a model keeps its catalog times). Importing the
+    `t_in` / `t_out` / `c_in_cached` NULL: no source has said (a model keeps its catalog's). Importing the
     prices in force again adds no row (`Storage.import_prices`).
     """
 
@@ -273,6 +275,7 @@ class ModelPriceRecord(Base):
             "c_in >= 0 AND c_out >= 0 AND (t_in IS NULL OR t_in >= 0) AND (t_out IS NULL OR t_out >= 0)",
             name="nonnegative",
         ),
+        CheckConstraint("c_in_cached IS NULL OR c_in_cached >= 0", name="cached_nonnegative"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -281,6 +284,8 @@ class ModelPriceRecord(Base):
     c_out: Mapped[float] = mapped_column(Double)  # $ per output token
     t_in: Mapped[float | None] = mapped_column(Double)  # s per input token
     t_out: Mapped[float | None] = mapped_column(Double)  # s per output token
+    # $ per cached input token (migration 0007; NULL: the source did not say).
+    c_in_cached: Mapped[float | None] = mapped_column(Double)
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(Text)  # the file it was imported from
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -37,7 +37,8 @@ def generated_log(seed: int, queries: int = 300, samples: int = 5, truth: Truth 
     size = queries * samples
     correct = (rng.random(size) < p).astype(np.float64)
     l_out = np.maximum(np.round(rng.normal(truth.mu_Lout, truth.sigma_Lout, size=size)), 1.0)
-    latency = truth.t_fixed + truth.t_in * l_in + truth.t_out * l_out + rng.normal(0.0, truth.noise, size=size)
+    # Clipped at 0: a latency is never negative (with the default truth the noise never gets there).
+    latency = np.maximum(truth.t_fixed + truth.t_in * l_in + truth.t_out * l_out + rng.normal(0.0, truth.noise, size=size), 0.0)
     return EvalLog(
         model=model,
         queries=tuple(f"q{q}" for q in range(queries) for _ in range(samples)),

@@ -35,6 +35,9 @@ from infscale.scheduler.submit import submit
 from infscale.workers.broker import sender
 from infscale.readers.sweep_files import load_sweep
 from infscale.storage.sql import SqlStore
+from sqlalchemy.engine import make_url
+
+from tests.link import Link, round_trips_per_shard
 from tests.services import QUEUE, REPO, RedisServer, ServiceError, Worker, cpu_ticks, wait_for
 
 SMALL = """\
@@ -66,6 +69,16 @@ SLOW_SHARD_BLOCKS = 16
 # A shard of 2 * SLOW_SHARD_BLOCKS blocks of this sweep takes about 1-1.5 s: long enough for Redis
 # to be stopped while it runs, short enough to end before Redis is back.
 SLOWER = SLOW.replace("k_max: 256", "k_max: 384")
+
+# Shards of one block of 1024 trials at k_max 2: a millisecond of simulation, the rest is overhead.
+ONE_BLOCK_SHARDS = """\
+name: one-block-shards
+models: [gpt5-nano]
+scenarios:
+  - {{name: tiny, max_total_cost: 1, max_total_time: 100, min_accuracy: 0.5, k_max: 2, parallelism: 1, k_grid: all}}
+trials: {trials}
+seed: 1
+"""
 
 FAST_RETRIES = {"INFSCALE_SHARD_RETRIES": "2", "INFSCALE_RETRY_BACKOFF": "1"}
 SHORT_VISIBILITY = {"INFSCALE_VISIBILITY_TIMEOUT": "4"}  # redelivery after 4-5 s
@@ -249,6 +262,33 @@ def test_postgresql_gives_the_local_result(tmp_path, redis_server, start_worker,
     assert_identical(store, sweep_id, reference(SMALL))
 
 
+def test_a_shard_costs_at_most_5_database_and_4_broker_round_trips(tmp_path, redis_server, start_worker,
+                                                                 fresh_postgres_url):
+    """Counted on the wire (tests.link), from the message to the stored partial and the reduce
+    it triggers; on 20 before the shard path was cut down (15 and 3 pings, BEGIN and COMMIT
+    among them), and 6 on Redis (3 of them task events)."""
+    SqlStore(fresh_postgres_url).close()  # migrate first: workers never do
+    url = make_url(fresh_postgres_url)
+    database, broker = Link(url.port or 5432).start(), Link(redis_server.port).start()
+    try:
+        worker = start_worker(url.set(port=database.port).render_as_string(hide_password=False),
+                              env={"INFSCALE_BROKER_URL": f"redis://127.0.0.1:{broker.port}/0"})
+        store = SqlStore(fresh_postgres_url)
+
+        def run(n_shards: int) -> None:
+            text = ONE_BLOCK_SHARDS.format(trials=1024 * n_shards)
+            _, sweep_id = submitted(tmp_path, text, fresh_postgres_url, redis_server.url, shard_blocks=1)
+            assert_done(store, sweep_id, [worker])
+
+        per_shard = round_trips_per_shard({"database": database, "broker": broker}, run)
+        store.close()
+    finally:
+        database.stop()
+        broker.stop()
+    print(f"round trips per shard: {per_shard}")
+    assert per_shard["database"] <= 5 and per_shard["broker"] <= 4, per_shard
+
+
 def test_adaptive_trials_on_workers_give_the_local_result(tmp_path, redis_server, start_worker, sqlite_url, reference):
     """`trials: auto`: the clear decision's simulation stops after its first round of 8 blocks,
     the near-tie's is sent round after round (by the reduces) up to max_trials; every number,
@@ -275,6 +315,45 @@ def test_adaptive_trials_on_workers_give_the_local_result(tmp_path, redis_server
     assert [(g.n_shards, g.trials_done) for g in store.progress(sweep_id)] == [(2, 8192), (8, CAP)]
     assert {c.model: c.trials for c in store.choices(sweep_id)} == {"clear": 8192, "coin": CAP}
     assert "next round: blocks 16 to 31 sent in 4 shard(s)" in worker.log()
+
+
+EMPIRICAL_CATALOG = """\
+models:
+  from-log: {c_in: 1.25e-6, c_out: 1.0e-5, lengths: empirical, accuracy_model: empirical, data: eval-log.jsonl}
+  accuracy-from-log: {c_in: 1.25e-6, c_out: 1.0e-5, t_in: 2.5e-4, t_out: 0.012, mu_Lin: 894, sigma_Lin: 324,
+                      mu_Lout: 388, sigma_Lout: 116, accuracy_model: empirical, data: eval-log.jsonl}
+"""
+
+
+def empirical_sweep(directory: Path) -> str:
+    """A sweep of two models resampled from examples/eval-log.jsonl, copied into `directory`."""
+    (directory / "eval-log.jsonl").write_bytes((REPO / "examples" / "eval-log.jsonl").read_bytes())
+    catalog = write_sweep(directory, EMPIRICAL_CATALOG, "catalog.yaml")
+    return (
+        f"name: empirical\ncatalog: {catalog}\nscenarios:\n"
+        "  - {name: paper, max_total_cost: 0.05, max_total_time: 40, min_accuracy: 0.6, k_max: 32, parallelism: 4}\n"
+        "  - {name: waves, max_total_cost: 0.05, max_total_time: 40, min_accuracy: 0.6, k_max: 20, parallelism: 3,\n"
+        "     k_grid: all, latency: waves, input_billing: once}\n"
+        "trials: 3500\nseed: 9\n"
+    )
+
+
+@pytest.mark.parametrize("n_workers, shard_blocks", [(1, 1), (3, 2)])
+def test_an_empirical_model_on_workers_gives_the_local_result_without_its_file(
+    tmp_path, redis_server, start_worker, sqlite_url, reference, n_workers: int, shard_blocks: int
+):
+    # The samples travel in the stored spec: the eval log is gone before any worker starts.
+    text = empirical_sweep(tmp_path)
+    expected = reference(text)
+    store, sweep_id = submitted(tmp_path, text, sqlite_url, redis_server.url, shard_blocks)
+    (tmp_path / "eval-log.jsonl").unlink()
+    workers = [start_worker(sqlite_url, wait=False) for _ in range(n_workers)]
+    for w in workers:
+        wait_for(w._ready, 60, f"worker {w.name}")
+    assert_done(store, sweep_id, workers)
+    assert_identical(store, sweep_id, expected)
+    if n_workers > 1:
+        assert len([w for w in workers if "infscale.simulate_shard" in w.log()]) >= 2
 
 
 # --- faults -----------------------------------------------------------------------------------

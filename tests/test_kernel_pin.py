@@ -2,7 +2,8 @@
 
 tests/data/kernel_pin.npz holds the partials and curves of the runs in tests/kernel_pin.py as
 the pre-rewrite kernel computed them; any change to a random stream, to the order of a
-floating-point sum or to a histogram bin edge shows up here as a mismatch.
+floating-point sum or to a histogram bin edge shows up here as a mismatch. The empirical
+model's runs are pinned alike in tests/data/empirical_pin.npz, as its first version computed them.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.kernel_pin import PATH, cases, compute
+from tests.kernel_pin import EMPIRICAL_PATH, PATH, cases, compute, empirical_cases
 
-CASES = cases()
+CASES = {**cases(), **empirical_cases()}
 
 
 @pytest.fixture(scope="module")
 def pinned() -> dict[str, np.ndarray]:
-    with np.load(PATH) as data:
-        return {key: data[key] for key in data.files}
+    out = {}
+    for path in (PATH, EMPIRICAL_PATH):
+        with np.load(path) as data:
+            out.update({key: data[key] for key in data.files})
+    return out
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -103,3 +103,103 @@ def test_run_refuses_until_a_price_map_is_imported_then_uses_its_prices(tmp_path
     priced = dataclasses.replace(model, c_in=sample["input_cost_per_token"], c_out=sample["output_cost_per_token"])
     cube = next(r for r in doc["results"] if r["method"] == "max_cube")
     assert cube["total_cost"] == pytest.approx(expected_cost(priced, cube["k"]), rel=1e-9)
+
+
+# --- the cached-input price (input_billing: cached) from LiteLLM's cache_read_input_token_cost ---
+
+CACHED_CATALOG = yaml.safe_dump({"models": {
+    "gpt5-cached": {**KEYED, "litellm_key": "gpt-5", "input_billing": "cached"},
+    "nano-cached": {**KEYED, "litellm_key": "openrouter/nvidia/nemotron-nano-9b-v2", "input_billing": "cached"},
+}}, sort_keys=False)
+
+
+def test_a_keyed_model_billing_cached_input_takes_the_cached_price_from_the_map(tmp_path) -> None:
+    from infscale.engine.exact import expected_cost
+    from infscale.engine.specs import InputBilling
+    from tests.test_prices import SAMPLE, cli, cli_json
+
+    (tmp_path / "catalog.yaml").write_text(CACHED_CATALOG)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(SWEEP.replace("[gpt5-keyed]", "[gpt5-cached]"))
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert cli("db", "upgrade", "--db", url)[0] == 0
+    imported = cli_json("prices", "import", str(SAMPLE), "--catalog", str(tmp_path / "catalog.yaml"), "--db", url)
+    assert sorted(imported["changed"]) == ["gpt5-cached", "nano-cached"]
+    listed = {p["model"]: p for p in cli_json("prices", "list", "--db", url)["prices"]}
+    sample = json.loads(SAMPLE.read_text())
+    assert listed["gpt5-cached"]["c_in_cached"] == sample["gpt-5"]["cache_read_input_token_cost"]
+    assert listed["nano-cached"]["c_in_cached"] is None  # OpenRouter quotes no cached price
+
+    doc = cli_json("run", str(sweep), "--db", url)
+    model = catalog_from_mapping(yaml.safe_load(CACHED_CATALOG), "c")["gpt5-cached"]
+    gpt5 = sample["gpt-5"]
+    priced = dataclasses.replace(model, c_in=gpt5["input_cost_per_token"], c_out=gpt5["output_cost_per_token"],
+                                 c_in_cached=gpt5["cache_read_input_token_cost"])
+    each = dataclasses.replace(priced, input_billing=InputBilling.EACH)
+    cube = next(r for r in doc["results"] if r["method"] == "max_cube")
+    assert cube["k"] > 1  # so that the cached price matters
+    assert cube["total_cost"] == pytest.approx(expected_cost(priced, cube["k"]), rel=1e-9)
+    assert cube["total_cost"] < expected_cost(each, cube["k"]) * (1 - 1e-6)
+
+    # A model whose map entry has no cached price, billing cached: one line naming it and its key.
+    sweep.write_text(SWEEP.replace("[gpt5-keyed]", "[nano-cached]"))
+    code, out, err = cli("run", str(sweep), "--db", url)
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert f"{sweep}: models.nano-cached: input_billing cached needs a cached-input price" in err
+    assert "'openrouter/nvidia/nemotron-nano-9b-v2'" in err and "cache_read_input_token_cost" in err
+
+
+def test_a_catalog_cached_price_is_kept_where_the_map_says_none_and_a_bad_one_rejects_the_file(tmp_path) -> None:
+    from infscale.engine.specs import InputBilling
+    from infscale.readers.price_files import parse_price_file
+
+    (model,) = catalog_from_mapping(
+        {"models": {"m": {**ENTRY, "litellm_key": "gpt-4o", "input_billing": "cached", "c_in_cached": 3e-7}}}, "cat.yaml"
+    ).values()
+    sweep = make_sweep([model], [make_scenario()], 10)
+    assert price_sweep(sweep, {"m": Prices(2.5e-6, 1e-5)}).models[0].c_in_cached == 3e-7
+    assert price_sweep(sweep, {"m": Prices(2.5e-6, 1e-5, c_in_cached=1e-7)}).models[0].c_in_cached == 1e-7
+    # A scenario billing each overrides the model's cached billing: no cached price needed.
+    (bare,) = catalog_from_mapping(
+        {"models": {"m": {**ENTRY, "litellm_key": "gpt-4o", "input_billing": "cached"}}}, "cat.yaml").values()
+    each = make_sweep([bare], [dataclasses.replace(make_scenario(), input_billing=InputBilling.EACH)], 10)
+    assert price_sweep(each, {"m": Prices(2.5e-6, 1e-5)}).models[0].c_in_cached is None
+    with pytest.raises(SpecError, match="models.m: input_billing cached needs a cached-input price"):
+        price_sweep(make_sweep([bare], [make_scenario()], 10), {"m": Prices(2.5e-6, 1e-5)})
+    bad = json.dumps({"gpt-4o": {"input_cost_per_token": 2.5e-6, "output_cost_per_token": 1e-5,
+                                 "cache_read_input_token_cost": -1}})
+    with pytest.raises(SpecError, match=r'p.json: "gpt-4o".cache_read_input_token_cost: must be a finite number >= 0'):
+        parse_price_file(bad, "p.json", {"m": model}, "cat.yaml")
+
+
+def test_a_new_cached_price_recomputes_only_the_runs_billed_cached(tmp_path) -> None:
+    """A price map that adds a cached-input price changes no run billed each or once (it does not
+    enter their cost), so recalc leaves them; a run billed cached is recomputed with it."""
+    from tests.test_prices import SAMPLE, cli, cli_json
+
+    catalog = yaml.safe_dump({"models": {
+        "gpt5-each": {**KEYED, "litellm_key": "gpt-5", "c_in": 1.25e-6, "c_out": 1e-5},
+        "gpt5-cached": {**KEYED, "litellm_key": "gpt-5", "c_in": 1.25e-6, "c_out": 1e-5,
+                        "input_billing": "cached", "c_in_cached": 2.5e-7},
+    }}, sort_keys=False)
+    (tmp_path / "catalog.yaml").write_text(catalog)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(SWEEP.replace("[gpt5-keyed]", "[gpt5-each, gpt5-cached]"))
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    before = {(r["model"], r["method"]): r for r in cli_json("run", str(sweep), "--db", url)["results"]}
+    cli_json("prices", "import", str(SAMPLE), "--catalog", str(tmp_path / "catalog.yaml"), "--db", url)
+    report = cli_json("recalc", "--db", url)
+    [done] = report["sweeps"]
+    assert done["models"] == ["gpt5-cached"]  # same $ per token; only its cached price moved
+    after = {(r["model"], r["method"]): r for r in cli_json("results", "--db", url)["results"]}
+    for method in ("max_accuracy", "max_cube", "utopia", "knee"):
+        assert after["gpt5-each", method] == before["gpt5-each", method]
+    from infscale.engine.exact import expected_cost
+    model = catalog_from_mapping(yaml.safe_load(catalog), "c")["gpt5-cached"]
+    cheaper = dataclasses.replace(model, c_in_cached=1.25e-7)  # the map's, half the catalog's
+    for method in ("max_accuracy", "max_cube", "utopia"):
+        k = after["gpt5-cached", method]["k"]
+        assert after["gpt5-cached", method]["total_cost"] == pytest.approx(expected_cost(cheaper, k), rel=1e-9)
+        assert before["gpt5-cached", method]["total_cost"] == pytest.approx(
+            expected_cost(model, before["gpt5-cached", method]["k"]), rel=1e-9)
+    assert cli("recalc", "--db", url)[0] == 0 and cli_json("recalc", "--db", url)["sweeps"] == []

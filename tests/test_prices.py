@@ -311,11 +311,19 @@ def test_times_a_litellm_file_leaves_open_carry_over_from_the_catalog_version(tm
     catalog = write(tmp_path, "catalog.yaml", catalog_text())
     cli_json("prices", "import", str(catalog), "--db", url)
     document = cli_json("prices", "import", str(SAMPLE), "--catalog", str(LITELLM_CATALOG), "--db", url)
-    assert "gpt5" in document["unchanged"]  # same $ per token; the catalog's times are kept
-    assert document["changed"] == ["qwen3-max", "nvidia-nemotron-nano-9b-v2", "qwen3-30b-a3b"]
+    # gpt-5's $ per token equal the catalog's; it changes only by the cached-input price the
+    # catalog did not have (LiteLLM's cache_read_input_token_cost), the catalog's times kept.
+    assert sorted(document["changed"]) == sorted(
+        ["gpt5", "gpt5-mini", "gpt5-nano", "qwen3-max", "nvidia-nemotron-nano-9b-v2", "qwen3-30b-a3b"])
     with SqlStore(url) as store:
-        nano = store.prices()["nvidia-nemotron-nano-9b-v2"].prices
+        in_force = store.prices()
+        nano = in_force["nvidia-nemotron-nano-9b-v2"].prices
         assert (nano.c_in, nano.t_in) == (4e-08, PAPER_MODELS["nvidia-nemotron-nano-9b-v2"]["t_in"])
+        assert nano.c_in_cached is None  # OpenRouter's entry has no cached price
+        gpt5 = in_force["gpt5"].prices
+        assert (gpt5.c_in, gpt5.t_in, gpt5.c_in_cached) == (1.25e-06, PAPER_MODELS["gpt5"]["t_in"], 1.25e-07)
+    document = cli_json("prices", "import", str(SAMPLE), "--catalog", str(LITELLM_CATALOG), "--db", url)
+    assert document["changed"] == []  # the same file again adds nothing, cached prices included
 
 
 BAD_LITELLM = {
