@@ -142,7 +142,10 @@ def right_without_frontier(
 ) -> np.ndarray:
     """Per draw (rows), whether candidate column j is right for maximal accuracy, the cube or the
     utopia distance: feasible, and within the tolerance of the best accuracy / the best."""
-    return _right(method, np.array([j]), cost, time, acc, feasible[None], _Budgets.of([scenario]))[0]
+    budgets = _Budgets.of([scenario])
+    a = np.where(feasible, acc, -np.inf)[None]
+    cn, tn = cost / budgets.cost, time / budgets.time
+    return _right(method, np.array([j]), acc, a, feasible[None], cn, tn, budgets.tolerance)[0]
 
 
 @dataclass(frozen=True)
@@ -184,21 +187,17 @@ def _chunk_confidence(
         meeting = draws.meeting([indices[i] for i in chance])  # (R, chance, K)
         feasible[chance] = meeting.transpose(1, 0, 2) >= budgets.probability[chance]
     any_feasible = feasible.any(axis=-1)
-    decided = np.flatnonzero([d.choices[0].status is not Status.INFEASIBLE for d in decisions])
-    right: dict[Method, np.ndarray] = {}
+    right = {m: np.zeros(any_feasible.shape, dtype=bool) for m in Method if m is not Method.KNEE}
     truth = np.full(any_feasible.shape, -1)
+    decided = np.flatnonzero([d.choices[0].status is not Status.INFEASIBLE for d in decisions])
     if decided.size:
-        sub = budgets.take(decided)
-        for method in Method:
-            j = np.array([_column(k, d.choice(method)) for d in (decisions[i] for i in decided)])
-            if method is not Method.KNEE:
-                right[method] = np.zeros(any_feasible.shape, dtype=bool)
-                right[method][decided] = _right(method, j, cost, time, acc, feasible[decided], sub)
         meeting_of = {i: meeting[:, n] for n, i in enumerate(chance)} if meeting is not None else {}
-        truth[decided] = _knee_truth(
-            k, draws, feasible[decided], sub, [scenarios[i] for i in decided],
-            [meeting_of.get(i) for i in decided], knee,
+        rights, truth[decided] = _decided_truths(
+            k, draws, feasible[decided], budgets.take(decided), [scenarios[i] for i in decided],
+            [decisions[i] for i in decided], [meeting_of.get(i) for i in decided], knee,
         )
+        for method, hits in rights.items():
+            right[method][decided] = hits
     out = []
     for i, decision in enumerate(decisions):
         row = []
@@ -217,22 +216,52 @@ def _chunk_confidence(
     return out
 
 
+def _decided_truths(
+    k: np.ndarray, draws: PosteriorDraws, feasible: np.ndarray, budgets: _Budgets, scenarios: Sequence[ScenarioSpec],
+    decisions: Sequence[Decision], meeting: Sequence[np.ndarray | None], knee: Knee,
+) -> tuple[dict[Method, np.ndarray], np.ndarray]:
+    """For scenarios with a feasible pick: per method without the frontier, whether its choice
+    is right in each draw (S, R), and the knee's grid index in each draw (S, R; -1 none).
+
+    Only the columns between the first and the last k feasible in some draw of these scenarios
+    are computed on: the others are -inf / inf to every best, never on a frontier, and every
+    operation is elementwise or along k, so the answer and its bits are those of all columns.
+    """
+    shape = feasible.shape[:2]
+    columns = np.flatnonzero(feasible.any(axis=(0, 1)))
+    if not columns.size:
+        return {m: np.zeros(shape, dtype=bool) for m in Method if m is not Method.KNEE}, np.full(shape, -1)
+    w = slice(int(columns[0]), int(columns[-1]) + 1)
+    feasible = feasible[..., w]
+    acc = draws.means[:, 2, w]
+    cn, tn = draws.means[:, 0, w] / budgets.cost, draws.means[:, 1, w] / budgets.time
+    a = np.where(feasible, acc, -np.inf)  # accuracy where feasible: the best of each draw is its max
+    rights = {}
+    for method in Method:
+        if method is not Method.KNEE:
+            j = np.array([_column(k, d.choice(method)) for d in decisions])
+            inside = (j >= w.start) & (j < w.stop)  # a column outside is feasible in no draw
+            hits = _right(method, np.where(inside, j - w.start, 0), acc, a, feasible, cn, tn, budgets.tolerance)
+            rights[method] = hits & inside[:, None]
+    return rights, _knee_truth(k, draws, w, a, feasible, cn, tn, budgets, scenarios, meeting, knee)
+
+
 def _column(k: np.ndarray, choice: Choice) -> int:
     """The grid column of a choice's k (0 for a choice without one: its share is not read)."""
     return 0 if choice.k is None else int(np.searchsorted(k, choice.k))
 
 
 def _right(
-    method: Method, j: np.ndarray, cost: np.ndarray, time: np.ndarray, acc: np.ndarray, feasible: np.ndarray,
-    budgets: _Budgets,
+    method: Method, j: np.ndarray, acc: np.ndarray, a: np.ndarray, feasible: np.ndarray, cn: np.ndarray,
+    tn: np.ndarray, tolerance: np.ndarray,
 ) -> np.ndarray:
-    """(S, R): per scenario and draw, whether column j[s] is right for a method without the frontier."""
+    """(S, R): per scenario and draw, whether column j[s] is right for a method without the
+    frontier. acc (R, K) is the accuracy, `a` (S, R, K) the same where feasible and -inf
+    elsewhere, cn and tn (S, R, K) the normalised cost and time."""
     rows = np.arange(j.size)
     ok = feasible[rows, :, j]
     if method is Method.MAX_ACCURACY:
-        best = np.where(feasible, acc, -np.inf).max(axis=-1)
-        return ok & (acc[:, j].T >= best - budgets.tolerance[:, :, 0])
-    cn, tn = cost / budgets.cost, time / budgets.time
+        return ok & (acc[:, j].T >= a.max(axis=-1) - tolerance[:, :, 0])
     if method is Method.MAX_CUBE:
         cube = (1.0 - cn) * (1.0 - tn) * acc
         return ok & (cube[rows, :, j] >= np.where(feasible, cube, -np.inf).max(axis=-1))
@@ -242,38 +271,44 @@ def _right(
 
 
 def _knee_truth(
-    k: np.ndarray, draws: PosteriorDraws, feasible: np.ndarray, budgets: _Budgets,
-    scenarios: Sequence[ScenarioSpec], meeting: Sequence[np.ndarray | None], knee: Knee,
+    k: np.ndarray, draws: PosteriorDraws, w: slice, a: np.ndarray, feasible: np.ndarray, cn: np.ndarray,
+    tn: np.ndarray, budgets: _Budgets, scenarios: Sequence[ScenarioSpec], meeting: Sequence[np.ndarray | None],
+    knee: Knee,
 ) -> np.ndarray:
-    """(S, R): the knee's grid index in each draw of each scenario (-1: none, or nothing feasible)."""
-    cost, time, acc, rising = draws.means[:, 0], draws.means[:, 1], draws.means[:, 2], draws.rising
-    cn, tn = cost / budgets.cost, time / budgets.time
+    """(S, R): the knee's grid index in each draw of each scenario (-1: none, or nothing
+    feasible), from the columns `w` (a, feasible, cn, tn hold those)."""
+    rising = draws.rising
+    acc = draws.means[:, 2, w]
     if knee is Knee.CHORD and rising.all():
-        return _chord_knees(cn, tn, acc, feasible, budgets)
-    out = np.full(feasible.shape[:2], -1)
-    steady = np.flatnonzero(rising)
-    if steady.size:
-        out[:, steady] = _frontier_knees(cn[:, steady], tn[:, steady], acc[steady], feasible[:, steady], budgets, knee)
+        out = _chord_knees(cn, tn, acc, a, feasible, budgets)
+    else:
+        out = np.full(feasible.shape[:2], -1)
+        steady = np.flatnonzero(rising)
+        if steady.size:
+            out[:, steady] = _frontier_knees(
+                cn[:, steady], tn[:, steady], acc[steady], a[:, steady], feasible[:, steady], budgets, knee
+            )
+    out = np.where(out >= 0, out + w.start, -1)
     # Cost or time not increasing in k: the frontier needs the general method, draw by draw.
+    cost, time, acc = draws.means[:, 0], draws.means[:, 1], draws.means[:, 2]
     for r in np.flatnonzero(~rising):
         for s, scenario in enumerate(scenarios):
             # Without a chance constraint `decide` does not read the shares meeting the budgets.
             shares = meeting[s][r] if meeting[s] is not None else np.zeros(k.size)
             c = decide(_means_only(k, cost[r], time[r], acc[r], shares), scenario, knee).choice(Method.KNEE)
-            if c.status is Status.OK:
-                out[s, r] = int(np.searchsorted(k, c.k))
+            out[s, r] = int(np.searchsorted(k, c.k)) if c.status is Status.OK else -1
     return out
 
 
 def _frontier_knees(
-    cn: np.ndarray, tn: np.ndarray, acc: np.ndarray, feasible: np.ndarray, budgets: _Budgets, knee: Knee,
+    cn: np.ndarray, tn: np.ndarray, acc: np.ndarray, a: np.ndarray, feasible: np.ndarray, budgets: _Budgets,
+    knee: Knee,
 ) -> np.ndarray:
     """`decide`'s knee in draws (S, R, K) whose cost rises and time does not fall with k, where
     its frontier is the feasible running maximum of accuracy; the draws' frontier curves of
     equal length are stacked and go through engine.selection's knee together."""
     shape = feasible.shape
-    acc = np.broadcast_to(acc, shape)
-    front = _front(acc, feasible, budgets, cut=knee is Knee.CHORD).reshape(-1, shape[-1])
+    front = _front(a, feasible, budgets, cut=knee is Knee.CHORD).reshape(-1, shape[-1])
     count = front.sum(axis=1)
     first = np.argsort(~front, axis=1, kind="stable")  # each row's frontier columns first, in k order
     anchors = np.zeros((front.shape[0], 3))
@@ -292,12 +327,11 @@ def _frontier_knees(
     return out.reshape(shape[:2])
 
 
-def _front(acc: np.ndarray, feasible: np.ndarray, budgets: _Budgets, cut: bool) -> np.ndarray:
-    """Frontier of draws (S, R, K) whose cost and time rise with k: a feasible k more accurate
-    than every smaller feasible k (a strict prefix maximum); with `cut`, only up to the
-    maximal-accuracy pick, the first feasible k within the tolerance of the best (exact means:
-    no screen), where the chord knee's curve ends."""
-    a = np.where(feasible, acc, -np.inf)
+def _front(a: np.ndarray, feasible: np.ndarray, budgets: _Budgets, cut: bool) -> np.ndarray:
+    """Frontier of draws (S, R, K) whose cost and time rise with k, from their accuracy where
+    feasible (`a`, -inf elsewhere): a feasible k more accurate than every smaller feasible k (a
+    strict prefix maximum); with `cut`, only up to the maximal-accuracy pick, the first feasible
+    k within the tolerance of the best (exact means: no screen), where the chord knee's curve ends."""
     start = np.full(a.shape[:-1] + (1,), -np.inf)
     before = np.maximum.accumulate(np.concatenate((start, a[..., :-1]), axis=-1), axis=-1)
     front = feasible & (a > before)
@@ -311,7 +345,9 @@ def _max_accuracy_end(a: np.ndarray, feasible: np.ndarray, budgets: _Budgets) ->
     return np.argmax(feasible & (a >= best[..., None] - budgets.tolerance), axis=-1)
 
 
-def _chord_knees(cn: np.ndarray, tn: np.ndarray, acc: np.ndarray, feasible: np.ndarray, budgets: _Budgets) -> np.ndarray:
+def _chord_knees(
+    cn: np.ndarray, tn: np.ndarray, acc: np.ndarray, a: np.ndarray, feasible: np.ndarray, budgets: _Budgets,
+) -> np.ndarray:
     """engine.selection's chord knee in every draw (S, R, K) at once, when cost and time rise
     with k in every draw.
 
@@ -322,8 +358,7 @@ def _chord_knees(cn: np.ndarray, tn: np.ndarray, acc: np.ndarray, feasible: np.n
     test against tests/confidence_reference.py holds both to those bits.
     """
     acc = np.broadcast_to(acc, feasible.shape)
-    a = np.where(feasible, acc, -np.inf)
-    front = _front(acc, feasible, budgets, cut=True)
+    front = _front(a, feasible, budgets, cut=True)
     end = _max_accuracy_end(a, feasible, budgets)
     s, r = np.ogrid[: feasible.shape[0], : feasible.shape[1]]
     floor = budgets.accuracy[:, :, 0]  # the chord's anchor is (0, 0, min_accuracy)
