@@ -19,6 +19,7 @@ overrides the variable where the table says so.
 | INFSCALE_PRICE_SOURCE | (none) | recalc: the price file to import (a catalog or LiteLLM's price list) |
 | INFSCALE_PRICE_CATALOG | (none: the stored sweeps' models) | prices import, recalc: the catalog whose `litellm_key` maps LiteLLM names to models |
 | INFSCALE_RECALC_SCHEDULE | 0 2 * * * | beat: when `infscale.recalc` runs, a crontab (minute hour day month weekday) in UTC; run exactly one beat (a second is harmless: the task holds a Redis lock) |
+| INFSCALE_TASK_EVENTS | 0 | workers: 1 sends task events from the start (3 more Redis round trips per shard); at 0 a running Flower switches them on within 5 s |
 | INFSCALE_FLOWER_BASIC_AUTH | (none) | flower: user:password |
 | INFSCALE_DASHBOARD_AUTH | (none) | infscale serve: user:password for basic auth (without it, 127.0.0.1 only) |
 | INFSCALE_FLOWER_DB | flower.db | flower --persistent: the file Flower keeps its state in |
@@ -91,6 +92,13 @@ def shard_lease() -> int:
 
 def outage_retry() -> int:
     return _int("INFSCALE_OUTAGE_RETRY", 600)
+
+
+def task_events() -> bool:
+    raw = os.environ.get("INFSCALE_TASK_EVENTS") or "0"
+    if raw not in ("0", "1"):
+        raise InfscaleError(f"environment: INFSCALE_TASK_EVENTS: must be 0 or 1, got {raw!r}")
+    return raw == "1"
 
 
 def flower_basic_auth() -> str | None:

@@ -8,6 +8,7 @@ IMMEDIATE`), so a transaction never fails half way because another process wrote
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from alembic.util.exc import CommandError
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 
 from infscale.storage.errors import DatabaseUnavailable, SchemaMismatch
 
@@ -115,13 +116,26 @@ def make_engine(url: str) -> Engine:
         sa_url = sa_url.set(drivername="postgresql+psycopg")
     if sa_url.get_backend_name() != "sqlite":
         try:
-            return create_engine(sa_url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+            engine = create_engine(sa_url, connect_args={"connect_timeout": 10})
         except NoSuchModuleError:
             raise DatabaseUnavailable(f"--db: no driver for {sa_url.drivername!r} (use {SUPPORTED})") from None
+        event.listen(engine, "checkout", _replace_if_closed)
+        return engine
     engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _replace_if_closed(dbapi_connection, connection_record, connection_proxy) -> None:  # noqa: ANN001 (pool objects)
+    # Instead of a ping at every checkout (a round trip before every transaction, the most
+    # expensive part of a shard across a network): a connection the server closed (restarted,
+    # the backend killed, a proxy cut) has the server's goodbye or its end of file waiting to be
+    # read, seen here without a round trip; the pool then retries with a new connection. A
+    # connection that is merely silent (a network down) fails at its first statement: an outage,
+    # which the tasks retry as one (workers.retrying).
+    if dbapi_connection.closed or select.select([dbapi_connection.fileno()], [], [], 0)[0]:
+        raise DisconnectionError("the database closed this pooled connection")
 
 
 def writer(engine: Engine) -> Engine:

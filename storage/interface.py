@@ -36,7 +36,9 @@ from infscale.storage.rows import (
     PartialTime,
     PriceImport,
     PriceRow,
+    SavedPartial,
     ShardLease,
+    ShardStart,
     RecommendationRow,
     RunModel,
     RunRevision,
@@ -108,9 +110,12 @@ class Storage(Protocol):
 
     # --- partials -------------------------------------------------------------------------
 
-    def save_partial(self, sweep_id: int, group_key: str, shard_index: int, partial: Partial, seconds: float) -> bool:
-        """Store one shard's partial statistics (`seconds`: its simulation time). False if that
-        shard's partial was already stored (nothing changes)."""
+    def save_partial(
+        self, sweep_id: int, group_key: str, shard_index: int, partial: Partial, seconds: float
+    ) -> SavedPartial:
+        """Store one shard's partial statistics (`seconds`: its simulation time), and say whether
+        it was stored (not if that shard's was already: nothing changes) and whether it was the
+        group's last: of shards storing at once, exactly one completes the group."""
 
     def partials(self, sweep_id: int, group_key: str) -> list[Partial]:
         """The group's stored partials, in shard order."""
@@ -129,6 +134,10 @@ class Storage(Protocol):
         """Every stored partial's trials, simulation seconds and storing time, oldest first."""
 
     # --- shard leases ---------------------------------------------------------------------
+
+    def start_shard(self, sweep_id: int, group_key: str, shard_index: int, holder: str, lease: timedelta) -> ShardStart:
+        """Take the shard: write its lease (as `lease_shard` does), unless its sweep has ended;
+        say which, and when the sweep was created."""
 
     def lease_shard(
         self, sweep_id: int, group_key: str, shard_index: int, holder: str, lease: timedelta,

@@ -39,7 +39,9 @@ from infscale.storage.rows import (
     RunModel,
     RUN_STATUS_ON_SWEEP_END,
     RunStatus,
+    SavedPartial,
     ShardLease,
+    ShardStart,
     SimulationRow,
     StoredCurves,
     SweepRow,
@@ -174,15 +176,17 @@ class MemoryStore(MemoryPrices):
 
     # --- partials -------------------------------------------------------------------------
 
-    def save_partial(self, sweep_id: int, group_key: str, shard_index: int, partial: Partial, seconds: float) -> bool:
+    def save_partial(
+        self, sweep_id: int, group_key: str, shard_index: int, partial: Partial, seconds: float
+    ) -> SavedPartial:
         with self._lock:
             simulation = self._simulation(sweep_id, group_key)
             if not 0 <= shard_index < simulation.n_shards:
                 raise ValueError(f"{group_key}: shard index {shard_index} is outside 0..{simulation.n_shards - 1}")
             if shard_index in simulation.partials:
-                return False
+                return SavedPartial(stored=False, completed_group=False)
             simulation.partials[shard_index] = (partial, float(seconds), utc_now())
-            return True
+            return SavedPartial(stored=True, completed_group=len(simulation.partials) == simulation.n_shards)
 
     def partials(self, sweep_id: int, group_key: str) -> list[Partial]:
         with self._lock:
@@ -217,6 +221,15 @@ class MemoryStore(MemoryPrices):
             return sorted(times, key=lambda t: t.created_at)
 
     # --- shard leases ---------------------------------------------------------------------
+
+    def start_shard(self, sweep_id: int, group_key: str, shard_index: int, holder: str, lease: timedelta) -> ShardStart:
+        with self._lock:
+            self._simulation(sweep_id, group_key)  # NotFound if it is not there
+            row = self._sweep(sweep_id).row
+            if row.status in FINAL_SWEEP_STATUSES:
+                return ShardStart(sweep_open=False, sweep_created_at=None)
+            self.lease_shard(sweep_id, group_key, shard_index, holder, lease)
+            return ShardStart(sweep_open=True, sweep_created_at=row.created_at)
 
     def lease_shard(
         self, sweep_id: int, group_key: str, shard_index: int, holder: str, lease: timedelta,

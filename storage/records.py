@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,6 +83,21 @@ class SqlSessions:
             raise unavailable(self.url, exc) from None
 
     @contextmanager
+    def _statement(self) -> Iterator[Connection]:
+        """A connection for a write that is one statement, or (SQLite) a few: on PostgreSQL in
+        autocommit mode, where a statement is atomic by itself and costs one round trip instead
+        of three (BEGIN, it, COMMIT); on SQLite a write transaction (a local file: no network)."""
+        try:
+            if self._engine.dialect.name == "postgresql":
+                with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    yield connection
+            else:
+                with writer(self._engine).begin() as connection:
+                    yield connection
+        except OperationalError as exc:
+            raise unavailable(self.url, exc) from None
+
+    @contextmanager
     def _reading(self) -> Iterator[Session]:
         try:
             with self._reader() as session, session.begin():
@@ -105,8 +120,36 @@ def match_runs(
 
 
 
-def write_run_result(session: Session, run: RunRecord, result: RunResult, now: datetime) -> None:
-    """A run's curve points and choices; the run becomes done."""
+WRITE_BATCH_ROWS = 4096
+"""Curve points per INSERT at most when writing runs' results: a group of up to a few hundred
+runs is one statement per table, and the parameters held at once stay bounded however many."""
+
+
+def write_run_results(session: Session, runs: Iterable[tuple[RunRecord, RunResult]], now: datetime) -> None:
+    """Runs' curve points and choices, in bulk INSERTs (executemany, in run order, so choice ids
+    come out as one INSERT per run gave them); the runs become done."""
+    points: list[dict[str, Any]] = []
+    choices: list[dict[str, Any]] = []
+    for run, result in runs:
+        points += _curve_point_rows(run.id, result)
+        choices += [
+            {
+                "run_id": run.id, "method": c.method.value, "status": c.status.value, "k": c.k,
+                "total_cost": c.total_cost, "total_time": c.total_time, "accuracy": c.accuracy,
+                "reason": c.reason, "confidence": c.confidence,
+            }
+            for c in result.decision.choices
+        ]
+        run.status, run.trials, run.finished_at = RunStatus.DONE.value, result.curves.trials, now
+        run.stop_reason = result.stop_reason
+        if len(points) >= WRITE_BATCH_ROWS:
+            _insert_results(session, points, choices)
+            points, choices = [], []
+    _insert_results(session, points, choices)
+
+
+def _curve_point_rows(run_id: int, result: RunResult) -> list[dict[str, Any]]:
+    """One row per k of the grid."""
     curves, decision = result.curves, result.decision
     columns: dict[str, list[Any]] = {"k": curves.k.tolist()}
     for metric in METRICS:
@@ -116,20 +159,15 @@ def write_run_result(session: Session, run: RunRecord, result: RunResult, now: d
     columns["feasible"] = decision.feasible.tolist()
     columns["on_frontier"] = decision.frontier.tolist()
     names = list(columns)
-    session.execute(insert(CurvePointRecord), [
-        {"run_id": run.id, **dict(zip(names, values))} for values in zip(*columns.values())
-    ])
-    session.execute(insert(ChoiceRecord), [
-        {
-            "run_id": run.id, "method": c.method.value, "status": c.status.value, "k": c.k,
-            "total_cost": c.total_cost, "total_time": c.total_time, "accuracy": c.accuracy,
-            "reason": c.reason, "confidence": c.confidence,
-        }
-        for c in decision.choices
-    ])
-    run.status, run.trials, run.finished_at = RunStatus.DONE.value, curves.trials, now
-    run.stop_reason = result.stop_reason
+    return [{"run_id": run_id, **dict(zip(names, values))} for values in zip(*columns.values())]
 
+
+def _insert_results(session: Session, points: list[dict[str, Any]], choices: list[dict[str, Any]]) -> None:
+    # Core INSERTs of the tables: the ORM's bulk path adds nothing here but time per row.
+    if points:
+        session.execute(insert(CurvePointRecord.__table__), points)
+    if choices:
+        session.execute(insert(ChoiceRecord.__table__), choices)
 
 
 def write_recommendations(
@@ -166,9 +204,10 @@ def insert_unless_present(session: Session, record_class: type, unique: tuple[st
 
 
 
-def dialect_insert(session: Session) -> Any:
-    """The INSERT construct of the session's database, with its ON CONFLICT clauses."""
-    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
+def dialect_insert(bind: Session | Connection) -> Any:
+    """The INSERT construct of the session's (or connection's) database, with its ON CONFLICT clauses."""
+    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
+    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect.name]
 
 
 def sweep_record(session: Session, sweep_id: int, lock: bool = False) -> SweepRecord:

@@ -102,6 +102,22 @@ class ShardLease:
 
 
 @dataclass(frozen=True)
+class ShardStart:
+    """What a worker learns as it takes a shard (`Storage.start_shard`)."""
+
+    sweep_open: bool  # False: the sweep has ended; no lease was written and nothing should run
+    sweep_created_at: datetime | None  # with the sweep id, names its stored spec (None if ended)
+
+
+@dataclass(frozen=True)
+class SavedPartial:
+    """What storing a shard's partial did (`Storage.save_partial`)."""
+
+    stored: bool  # False: that shard's partial was stored already, and nothing changed
+    completed_group: bool  # this partial was the group's last one: its reduce is due now
+
+
+@dataclass(frozen=True)
 class PartialTime:
     """When one shard's partial was stored and how long its simulation took."""
 

@@ -127,6 +127,8 @@ class SimulationRecord(Base):
     k_grid: Mapped[str] = mapped_column(String)
     n_blocks: Mapped[int] = mapped_column(Integer)
     n_shards: Mapped[int] = mapped_column(Integer)
+    # Partials stored so far, counted by the statement that stores each (migration 0008).
+    shards_stored: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class PartialRecord(Base):

@@ -128,7 +128,8 @@ class Worker:
     """`celery -A infscale.workers.app worker` with the given broker, database and extra environment."""
 
     def __init__(self, name: str, broker: str, database: str, log_dir: Path, concurrency: int = 1,
-                 env: dict[str, str] | None = None, beat: bool = False, via_cli: bool = False) -> None:
+                 env: dict[str, str] | None = None, beat: bool = False, via_cli: bool = False,
+                 netns: str | None = None) -> None:
         self.name = name
         self.log_path = log_dir / f"worker-{name}.log"
         self.environment = {
@@ -147,6 +148,8 @@ class Worker:
                 "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle",  # no peer chatter: faster start, same semantics
             ] + (["--beat", "--schedule", str(log_dir / f"beat-{name}")] if beat else [])
+        if netns is not None:  # in that network namespace (`ip netns exec` execs: the pid stays the worker's)
+            self.argv = ["ip", "netns", "exec", netns, *self.argv]
         self.process: subprocess.Popen | None = None
 
     def start(self, wait: bool = True) -> "Worker":

@@ -35,6 +35,9 @@ from infscale.scheduler.submit import submit
 from infscale.workers.broker import sender
 from infscale.readers.sweep_files import load_sweep
 from infscale.storage.sql import SqlStore
+from sqlalchemy.engine import make_url
+
+from tests.link import Link, round_trips_per_shard
 from tests.services import QUEUE, REPO, RedisServer, ServiceError, Worker, cpu_ticks, wait_for
 
 SMALL = """\
@@ -66,6 +69,16 @@ SLOW_SHARD_BLOCKS = 16
 # A shard of 2 * SLOW_SHARD_BLOCKS blocks of this sweep takes about 1-1.5 s: long enough for Redis
 # to be stopped while it runs, short enough to end before Redis is back.
 SLOWER = SLOW.replace("k_max: 256", "k_max: 384")
+
+# Shards of one block of 1024 trials at k_max 2: a millisecond of simulation, the rest is overhead.
+ONE_BLOCK_SHARDS = """\
+name: one-block-shards
+models: [gpt5-nano]
+scenarios:
+  - {{name: tiny, max_total_cost: 1, max_total_time: 100, min_accuracy: 0.5, k_max: 2, parallelism: 1, k_grid: all}}
+trials: {trials}
+seed: 1
+"""
 
 FAST_RETRIES = {"INFSCALE_SHARD_RETRIES": "2", "INFSCALE_RETRY_BACKOFF": "1"}
 SHORT_VISIBILITY = {"INFSCALE_VISIBILITY_TIMEOUT": "4"}  # redelivery after 4-5 s
@@ -247,6 +260,33 @@ def test_postgresql_gives_the_local_result(tmp_path, redis_server, start_worker,
     store, sweep_id = submitted(tmp_path, SMALL, fresh_postgres_url, redis_server.url, shard_blocks=1)
     assert_done(store, sweep_id, [worker])
     assert_identical(store, sweep_id, reference(SMALL))
+
+
+def test_a_shard_costs_at_most_5_database_and_4_broker_round_trips(tmp_path, redis_server, start_worker,
+                                                                 fresh_postgres_url):
+    """Counted on the wire (tests.link), from the message to the stored partial and the reduce
+    it triggers; on 20 before the shard path was cut down (15 and 3 pings, BEGIN and COMMIT
+    among them), and 6 on Redis (3 of them task events)."""
+    SqlStore(fresh_postgres_url).close()  # migrate first: workers never do
+    url = make_url(fresh_postgres_url)
+    database, broker = Link(url.port or 5432).start(), Link(redis_server.port).start()
+    try:
+        worker = start_worker(url.set(port=database.port).render_as_string(hide_password=False),
+                              env={"INFSCALE_BROKER_URL": f"redis://127.0.0.1:{broker.port}/0"})
+        store = SqlStore(fresh_postgres_url)
+
+        def run(n_shards: int) -> None:
+            text = ONE_BLOCK_SHARDS.format(trials=1024 * n_shards)
+            _, sweep_id = submitted(tmp_path, text, fresh_postgres_url, redis_server.url, shard_blocks=1)
+            assert_done(store, sweep_id, [worker])
+
+        per_shard = round_trips_per_shard({"database": database, "broker": broker}, run)
+        store.close()
+    finally:
+        database.stop()
+        broker.stop()
+    print(f"round trips per shard: {per_shard}")
+    assert per_shard["database"] <= 5 and per_shard["broker"] <= 4, per_shard
 
 
 def test_adaptive_trials_on_workers_give_the_local_result(tmp_path, redis_server, start_worker, sqlite_url, reference):

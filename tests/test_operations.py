@@ -50,6 +50,8 @@ def stack(tmp_path: Path) -> Iterator[dict]:
     try:
         wait_for(lambda: _status(f"http://127.0.0.1:{port}/healthcheck") == 200, 60, "Flower to answer", 0.2)
         worker.start()
+        # Workers send task events once Flower asks (every 5 s while it runs; INFSCALE_TASK_EVENTS).
+        wait_for(lambda: "Events of group {task} enabled by remote" in worker.log(), 30, "Flower to switch events on", 0.2)
         yield {"url": f"http://127.0.0.1:{port}", "env": env, "db": db, "tmp": tmp_path, "flower_log": tmp_path / "flower.log"}
     finally:
         worker.kill()

@@ -11,7 +11,8 @@ import io
 import math
 import threading
 import zlib
-from datetime import timezone
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -35,6 +36,7 @@ from infscale.storage.errors import CorruptPartial, NotFound
 from infscale.storage.records import STATS
 from infscale.storage import MEMORY_URL, open_store
 from infscale.storage.interface import Storage
+from infscale.storage.rows import SavedPartial, ShardStart
 from infscale.storage.sql import SqlStore
 from infscale.storage.tables import Base
 
@@ -384,8 +386,8 @@ def test_duplicate_partial_is_a_no_op(store: Storage, sharded: tuple[SweepSpec, 
     sweep, shards = sharded
     sweep_id = store.create_sweep(plan_sweep(sweep, 1))
     key = simulation_groups(sweep)[0].key
-    assert store.save_partial(sweep_id, key, 1, shards[key][1], seconds=0.5) is True
-    assert store.save_partial(sweep_id, key, 1, shards[key][2], seconds=9.0) is False
+    assert store.save_partial(sweep_id, key, 1, shards[key][1], seconds=0.5).stored is True
+    assert store.save_partial(sweep_id, key, 1, shards[key][2], seconds=9.0).stored is False
     assert_same_partials(store.partials(sweep_id, key), [shards[key][1]])
     assert store.shard_counts(sweep_id)[key] == (1, 3)
     if is_sql(store):
@@ -411,9 +413,10 @@ def test_progress_counts_shards_trials_and_finished_runs(
     first = groups[0]
     trials = [p.n_trials for p in shards[first.key]]
     assert trials == [1024, 1024, 52]
-    for index in (2, 0, 1):
-        store.save_partial(sweep_id, first.key, index, shards[first.key][index], seconds=0.25)
-    store.save_partial(sweep_id, first.key, 0, shards[first.key][0], seconds=9.0)  # duplicate
+    saved = [store.save_partial(sweep_id, first.key, i, shards[first.key][i], seconds=0.25) for i in (2, 0, 1)]
+    assert saved == [SavedPartial(True, False), SavedPartial(True, False), SavedPartial(True, True)]
+    duplicate = store.save_partial(sweep_id, first.key, 0, shards[first.key][0], seconds=9.0)
+    assert duplicate == SavedPartial(stored=False, completed_group=False)
     progress = store.progress(sweep_id)
     assert (progress[0].shards_done, progress[0].trials_done) == (3, 2100)
     assert progress[0].complete and not progress[0].finished
@@ -433,6 +436,43 @@ def test_progress_counts_shards_trials_and_finished_runs(
         store.progress(10**9)
 
 
+def test_of_shards_stored_at_once_exactly_one_completes_its_group(
+    store: Storage, sharded: tuple[SweepSpec, dict[str, list[Partial]]]
+) -> None:
+    """Every shard delivered twice, all at once from 8 threads: each partial is stored once and
+    each group completed by exactly one of them (the one whose reduce is then sent)."""
+    sweep, shards = sharded
+    sweep_id = store.create_sweep(plan_sweep(sweep, 1), status="running")
+    deliveries = [(key, index) for key, parts in shards.items() for index in range(len(parts))] * 2
+    with ThreadPoolExecutor(8) as pool:
+        saved = list(pool.map(
+            lambda d: (d[0], store.save_partial(sweep_id, d[0], d[1], shards[d[0]][d[1]], seconds=0.0)), deliveries
+        ))
+    for key, parts in shards.items():
+        outcomes = [s for k, s in saved if k == key]
+        assert sum(s.stored for s in outcomes) == len(parts)
+        assert sum(s.completed_group for s in outcomes) == 1
+    assert all(g.complete for g in store.progress(sweep_id))
+    store.cancel_sweep(sweep_id)  # PostgreSQL's database is shared by the session's tests
+
+
+def test_starting_a_shard_leases_it_while_its_sweep_is_open(
+    store: Storage, sharded: tuple[SweepSpec, dict[str, list[Partial]]]
+) -> None:
+    sweep, _ = sharded
+    sweep_id = store.create_sweep(plan_sweep(sweep, 1), status="running")
+    key = simulation_groups(sweep)[0].key
+    started = store.start_shard(sweep_id, key, 1, "w1", timedelta(seconds=30))
+    assert started == ShardStart(sweep_open=True, sweep_created_at=store.sweep(sweep_id).created_at)
+    store.start_shard(sweep_id, key, 1, "w2", timedelta(seconds=30))  # a second delivery takes it over
+    assert [(h.group_key, h.shard_index, h.holder) for h in store.shard_leases(sweep_id)] == [(key, 1, "w2")]
+    store.cancel_sweep(sweep_id)
+    assert store.start_shard(sweep_id, key, 2, "w3", timedelta(seconds=30)) == ShardStart(False, None)
+    assert [h.holder for h in store.shard_leases(sweep_id)] == ["w2"]  # an ended sweep is leased no more
+    with pytest.raises(NotFound):
+        store.start_shard(sweep_id, "no/such/group", 0, "w4", timedelta(seconds=30))
+
+
 def test_sweeps_can_be_filtered_by_status(store: Storage, tiny: tuple[SweepSpec, SweepResult]) -> None:
     sweep, result = tiny
     open_id = store.create_sweep(plan_sweep(sweep), status="running")
@@ -450,7 +490,7 @@ def test_worker_path_matches_the_local_run(store: Storage, sharded: tuple[SweepS
     sweep_id = store.create_sweep(plan_sweep(sweep, 1), status="running")
     for key, parts in shards.items():
         for index in reversed(range(len(parts))):  # arrival order does not matter
-            assert store.save_partial(sweep_id, key, index, parts[index], seconds=0.1)
+            assert store.save_partial(sweep_id, key, index, parts[index], seconds=0.1).stored
     assert set(store.shard_counts(sweep_id).values()) == {(3, 3)}
     assert [p.blocks.tolist() for p in store.partials(sweep_id, key)] == [[0], [1], [2]]
 

@@ -73,8 +73,11 @@ def celery_config(broker: str | None = None) -> dict[str, Any]:
         "task_ignore_result": True,
         "result_expires": 3600,
         # Task events for Flower (`celery -A infscale.workers.app flower`): sent, started, succeeded,
-        # retried, failed, with each task's readable keyword arguments.
-        "worker_send_task_events": True,
+        # retried, failed, with each task's readable keyword arguments. A worker sends them once
+        # Flower asks (it asks every 5 s while it runs), or from the start with
+        # $INFSCALE_TASK_EVENTS=1: each costs a Redis round trip, three per shard, twice what the
+        # shard itself needs from Redis (fetch, mark unacknowledged, acknowledge).
+        "worker_send_task_events": config.task_events(),
         "task_send_sent_event": True,
         # Beat reads crontab schedules in this zone: $INFSCALE_RECALC_SCHEDULE is UTC.
         "timezone": "UTC",

@@ -19,16 +19,21 @@ from typing import Iterator
 
 from infscale import config
 from infscale.storage.interface import Storage
+from infscale.storage.rows import ShardStart
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
-def holding(store: Storage, sweep_id: int, group_key: str, shard_index: int) -> Iterator[None]:
-    """Hold the shard's lease while the block runs (the first write must succeed)."""
+def holding(store: Storage, sweep_id: int, group_key: str, shard_index: int) -> Iterator[ShardStart]:
+    """Take the shard (`Storage.start_shard`, which must succeed) and hold its lease while the
+    block runs; the block gets what the start found (a sweep that has ended: no lease held)."""
     lease = timedelta(seconds=config.shard_lease())
     holder = f"{socket.gethostname()} pid {os.getpid()}"
-    store.lease_shard(sweep_id, group_key, shard_index, holder, lease)
+    start = store.start_shard(sweep_id, group_key, shard_index, holder, lease)
+    if not start.sweep_open:
+        yield start
+        return
     stop = threading.Event()
 
     def renew() -> None:
@@ -41,6 +46,6 @@ def holding(store: Storage, sweep_id: int, group_key: str, shard_index: int) -> 
     renewer = threading.Thread(target=renew, name=f"lease {group_key}/{shard_index}", daemon=True)
     renewer.start()
     try:
-        yield
+        yield start
     finally:
         stop.set()  # not joined: a renewal stuck on an unreachable database must not hold the shard

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +39,6 @@ from infscale.scheduler import recalc as recalculation
 from infscale import config
 from infscale.scheduler import recovery, reduce
 from infscale.storage.sql import SqlStore
-from infscale.storage.rows import FINAL_SWEEP_STATUSES
 from infscale.reports.documents import recalc_document
 from infscale.workers.broker import enqueue, exclusive
 from infscale.workers.app import CHECK_SWEEPS, RECALC, REDUCE_RUN, SIMULATE_SHARD, app
@@ -92,22 +91,25 @@ RETRYING = dict(
 
 @app.task(name=SIMULATE_SHARD, **RETRYING)
 def simulate_shard(sweep_id: int, group_key: str, shard_index: int, n_shards: int, blocks: list[int]) -> str:
+    # Two database round trips on PostgreSQL: one takes the shard (its lease, if the sweep is
+    # open), one stores the partial and says whether it completed the group.
     store = _store()
-    if store.sweep(sweep_id).status in FINAL_SWEEP_STATUSES:
-        return "skipped: sweep has ended"
-    sweep, groups = _plan(sweep_id)
-    with holding(store, sweep_id, group_key, shard_index):
+    with holding(store, sweep_id, group_key, shard_index) as taken:
+        if not taken.sweep_open:
+            return "skipped: sweep has ended"
+        sweep, groups = _plan(sweep_id, taken.sweep_created_at)
         start = time.perf_counter()
         partial = pipeline.simulate_shard(sweep, groups[group_key], range(*blocks))
         seconds = time.perf_counter() - start
-        stored = store.save_partial(sweep_id, group_key, shard_index, partial, seconds)
+        saved = store.save_partial(sweep_id, group_key, shard_index, partial, seconds)
     # The shard that completes its group sends the reduce as a task of its own (operators see it
-    # in Flower; it retries on its own). Two shards completing at once may both send it: the
-    # store finishes a group once. If the message is lost, `check_sweeps` sends it again. If the
+    # in Flower; it retries on its own). The store says which shard that is, once. A second
+    # delivery of a shard already stored checks the group: the first delivery may have died
+    # before sending the reduce. If the message is lost, `check_sweeps` sends it again. If the
     # broker cannot take it, the reduce runs here: it needs only the database, and the sweep
     # must not wait for the periodic check, nor fail for an outage of Redis.
-    outcome = "stored" if stored else "duplicate: already stored"
-    if reduce.needs_reduce(store, sweep_id, group_key):
+    outcome = "stored" if saved.stored else "duplicate: already stored"
+    if saved.completed_group or (not saved.stored and reduce.needs_reduce(store, sweep_id, group_key)):
         try:
             reduce_run.delay(sweep_id=sweep_id, group_key=group_key)
             outcome += "; group complete, reduce sent"
@@ -118,8 +120,8 @@ def simulate_shard(sweep_id: int, group_key: str, shard_index: int, n_shards: in
 
 @app.task(name=REDUCE_RUN, **RETRYING)
 def reduce_run(sweep_id: int, group_key: str) -> str:
-    sweep, _ = _plan(sweep_id)
-    return reduce.reduce_group(_store(), sweep_id, sweep, group_key, _send)
+    store = _store()
+    return reduce.reduce_group(store, sweep_id, store.sweep_spec(sweep_id), group_key, _send)
 
 
 @app.task(name=CHECK_SWEEPS)
@@ -162,7 +164,9 @@ def _store() -> SqlStore:
 
 
 @lru_cache(maxsize=64)
-def _plan(sweep_id: int) -> tuple[SweepSpec, dict[str, SimulationGroup]]:
-    """A sweep's spec and groups, read once per process (a stored spec never changes)."""
+def _plan(sweep_id: int, created_at: datetime) -> tuple[SweepSpec, dict[str, SimulationGroup]]:
+    """A sweep's spec and groups, read once per process: a stored spec never changes, and the
+    creation time in the key tells a sweep from another with the same id (a database made anew
+    under a running worker)."""
     sweep = _store().sweep_spec(sweep_id)
     return sweep, {g.key: g for g in simulation_groups(sweep)}
