@@ -14,6 +14,11 @@
    1,000,000 trials at k_max 1024 (goal <= 300 MB).
 5. The decision confidence's share of the run time of examples/paper.yaml, serially in one
    process (goal <= 10%): per-run confidence and the cross-model recommendations' confidence.
+6. Scenario scaling: `infscale run --workers 1` of the nine paper models under 3, 30 and 300
+   scenarios that share the same 27 simulations (each paper scenario's k_max, parallelism and
+   grid, with a grid of budgets; every seventh a chance constraint), at the same trials, each
+   in a fresh process: wall time, the time in the per-run and the cross-model confidence, the
+   process's peak memory (max RSS), and the ratios to 3 scenarios (goal: 300 within 2x).
 """
 
 from __future__ import annotations
@@ -196,10 +201,84 @@ def confidence_share(trials: int, repeats: int = 3) -> None:
           f"{parts[i]['recommendations']:5.2f} s   share {100 * shares[i]:4.1f}%   (goal <= 10%)")
 
 
+SCALING_SCRIPT = """
+import resource, sys, time
+import infscale.engine.pipeline as pipeline
+from infscale.cli.main import main
+spent = {"runs": 0.0, "recommendations": 0.0}
+def timed(name, original):
+    def call(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - start
+    return call
+pipeline.with_confidence = timed("runs", pipeline.with_confidence)
+pipeline.with_recommendation_confidence = timed("recommendations", pipeline.with_recommendation_confidence)
+start = time.perf_counter()
+code = main(sys.argv[1:])
+wall = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"SCALING {wall} {spent['runs']} {spent['recommendations']} {rss}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def scaling_sweep(n_scenarios: int, trials: int) -> str:
+    """The nine paper models under `n_scenarios` scenarios in 27 shared simulations: each paper
+    scenario's k_max, parallelism and grid with budgets scaled over a grid (cost x 0.25..4, time
+    x 0.5..4, min_accuracy -0.05..+0.01), every seventh with a chance constraint."""
+    lines = ["name: scenario-scaling", "catalog: builtin:paper", "models: all", "scenarios:"]
+    for name, base in builtin_scenarios().items():
+        for i in range(n_scenarios // 3):
+            cost = base.max_total_cost * (0.25, 0.5, 1.0, 2.0, 4.0)[i % 5]
+            time_ = base.max_total_time * (0.5, 1.0, 2.0, 4.0)[i // 5 % 4]
+            accuracy = base.min_accuracy + (0.0, -0.02, 0.01, -0.05, 0.005)[i // 20 % 5]
+            chance = ", min_probability: 0.9" if i % 7 == 3 else ""
+            lines.append(
+                f"  - {{name: {name}-{i}, max_total_cost: {cost!r}, max_total_time: {time_!r}, min_accuracy: "
+                f"{accuracy!r}, k_max: {base.k_max}, parallelism: {base.parallelism}{chance}}}"
+            )
+    return "\n".join(lines + [f"trials: {trials}", "seed: 42", ""])
+
+
+def scenario_scaling(trials: int, counts: tuple[int, ...] = (3, 30, 300), repeats: int = 3) -> None:
+    figures: dict[int, list[tuple[float, float, float, int]]] = {n: [] for n in counts}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in counts:
+            Path(tmp, f"s{n}.yaml").write_text(scaling_sweep(n, trials))
+        for r in range(repeats):  # interleaved, so every count sees the same load on a shared machine
+            for n in counts:
+                db = Path(tmp, f"s{n}-{r}.db")
+                proc = subprocess.run(
+                    [sys.executable, "-c", SCALING_SCRIPT, "run", str(Path(tmp, f"s{n}.yaml")), "--db",
+                     f"sqlite:///{db}", "--workers", "1", "--json"],
+                    cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                )
+                if proc.returncode != 0:
+                    raise SystemExit(proc.stderr)
+                line = next(x for x in proc.stderr.splitlines() if x.startswith("SCALING "))
+                wall, runs, recs, rss = line.split()[1:]
+                figures[n].append((float(wall), float(runs), float(recs), int(rss)))
+                db.unlink()
+    print(f"scenario scaling: 9 paper models x N scenarios in the same 27 simulations, {trials} trials, "
+          f"`infscale run --workers 1` in a fresh process, median of {repeats} (wall time, max RSS):")
+    base_wall = statistics.median(f[0] for f in figures[counts[0]])
+    base_rss = statistics.median(f[3] for f in figures[counts[0]])
+    for n in counts:
+        wall, runs, recs = (statistics.median(f[i] for f in figures[n]) for i in range(3))
+        rss = statistics.median(f[3] for f in figures[n])
+        print(f"  9 x {n:3d} ({9 * n:4d} runs): {wall:6.1f} s ({wall / base_wall:4.2f}x), per-run confidence {runs:5.2f} s, "
+              f"cross-model {recs:5.2f} s; peak {rss / 1024:5.0f} MB ({rss / base_rss:4.2f}x)")
+    print(f"  goal: 9 x {counts[-1]} within 2x the time of 9 x {counts[0]}, memory independent of the scenario count")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller runs")
-    parser.add_argument("--only", choices=("throughput", "frontier", "legacy", "memory", "confidence"), help="one figure only")
+    parser.add_argument("--scaling-trials", type=int, default=100_000, help="trials of the scenario scaling runs")
+    parser.add_argument("--only", choices=("throughput", "frontier", "legacy", "memory", "confidence", "scaling"), help="one figure only")
     args = parser.parse_args()
     if args.only in (None, "throughput"):
         throughput(blocks=4 if args.quick else 32)
@@ -211,6 +290,8 @@ def main() -> None:
         peak_memory(trials=100_000 if args.quick else 1_000_000)
     if args.only in (None, "confidence"):
         confidence_share(trials=16_384 if args.quick else 100_000, repeats=1 if args.quick else 3)
+    if args.only in (None, "scaling"):
+        scenario_scaling(trials=16_384 if args.quick else args.scaling_trials, repeats=1 if args.quick else 3)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,9 @@ def advance_group(sweep: SweepSpec, group: SimulationGroup, partials: Sequence[P
         raise ValueError(f"{group.key}: blocks {merged.blocks.tolist()} are not whole rounds")
     curves = summarize(merged, group, bins_for(group), ddof=0 if sweep.mode is Mode.LEGACY else 1)
     if sweep.mode is Mode.STANDARD:  # legacy reports the notebook's statistics as they are
-        curves = [with_bounded_accuracy_se(c) for c in curves]
+        # The group's scenarios share the metric curves: bound the accuracy's once for all.
+        accuracy = with_bounded_accuracy_se(curves[0]).accuracy
+        curves = [replace(c, accuracy=accuracy) for c in curves]
     decisions = decide_group(sweep, group, merged, curves)
     runs = [RunResult(group.model, scenario, c, d) for scenario, c, d in zip(group.scenarios, curves, decisions)]
     if sweep.adaptive is None:

@@ -205,17 +205,25 @@ def curvature_knee_position(points: np.ndarray, variant: Knee) -> int | None:
     p' and p'' are central differences in the curve's index. The legacy variant takes the
     cross product of the first two components (C, T) only, as the reference notebook does.
     """
-    if len(points) < 3:
-        return None
-    d1 = (points[2:] - points[:-2]) / 2.0
-    d2 = points[2:] - 2.0 * points[1:-1] + points[:-2]
+    pos = int(curvature_knee_positions(points[None], variant)[0])
+    return pos if pos >= 0 else None
+
+
+def curvature_knee_positions(points: np.ndarray, variant: Knee) -> np.ndarray:
+    """`curvature_knee_position` of each of m curves of equal length (m, n, 3) at once; -1 for
+    none. Every operation is elementwise or along a curve, so each curve gets the same bits as
+    alone. O(m n)."""
+    if points.shape[1] < 3:
+        return np.full(points.shape[0], -1)
+    d1 = (points[:, 2:] - points[:, :-2]) / 2.0
+    d2 = points[:, 2:] - 2.0 * points[:, 1:-1] + points[:, :-2]
     if variant is Knee.CURVATURE_2D:
-        num = np.abs(d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0])
+        num = np.abs(d1[..., 0] * d2[..., 1] - d1[..., 1] * d2[..., 0])
     else:
-        num = np.linalg.norm(np.cross(d1, d2), axis=1)
-    den = np.linalg.norm(d1, axis=1) ** 3
+        num = np.linalg.norm(np.cross(d1, d2), axis=-1)
+    den = np.linalg.norm(d1, axis=-1) ** 3
     kappa = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-    return 1 + int(np.argmax(kappa))
+    return 1 + np.argmax(kappa, axis=-1)
 
 
 def chord_knee_position(points: np.ndarray, anchor: np.ndarray) -> int | None:
@@ -226,18 +234,27 @@ def chord_knee_position(points: np.ndarray, anchor: np.ndarray) -> int | None:
     distance is Euclidean in the normalised coordinates (C/Cmax, T/Tmax, A), so it depends on
     the budgets and on the curve, never on which k the grid holds. O(n).
     """
-    if len(points) < 2:
-        return None
-    chord = points[-1] - anchor
-    length = np.linalg.norm(chord)
-    if length == 0.0:
-        return None
-    unit = chord / length
-    offset = points - anchor
-    perpendicular = offset - np.outer(offset @ unit, unit)
-    distance = np.where(perpendicular[:, 2] > 0.0, np.linalg.norm(perpendicular, axis=1), 0.0)
-    pos = int(np.argmax(distance))
-    return pos if distance[pos] > 0.0 else None
+    pos = int(chord_knee_positions(points[None], anchor[None])[0])
+    return pos if pos >= 0 else None
+
+
+def chord_knee_positions(points: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """`chord_knee_position` of each of m curves of equal length (m, n, 3) with anchors (m, 3)
+    at once; -1 for none. The dot products are stacked matrix products, which numpy computes
+    curve by curve with the same BLAS calls as one curve alone: the same bits. O(m n)."""
+    m, n = points.shape[:2]
+    if n < 2:
+        return np.full(m, -1)
+    chord = points[:, -1] - anchors
+    length = np.sqrt(np.matmul(chord[:, None, :], chord[:, :, None])[:, 0, 0])
+    unit = chord / np.where(length > 0.0, length, 1.0)[:, None]
+    offset = points - anchors[:, None, :]
+    along = np.matmul(offset, unit[:, :, None])
+    perpendicular = offset - along * unit[:, None, :]
+    distance = np.where(perpendicular[..., 2] > 0.0, np.linalg.norm(perpendicular, axis=-1), 0.0)
+    pos = np.argmax(distance, axis=-1)
+    found = (distance[np.arange(m), pos] > 0.0) & (length > 0.0)
+    return np.where(found, pos, -1)
 
 
 def infeasible_reason(curves: Curves, scenario: ScenarioSpec) -> str:

@@ -5,7 +5,10 @@ block order as they arrive (one that comes early waits for those before it; engi
 keeps the merged rows bounded), so the answer equals the serial `engine.pipeline.run_sweep`
 bit for bit. Groups simulate in rounds (engine.adaptive): one round
 of all blocks for a fixed trial count; with `trials: auto`, each round's shards of every group
-still running go to the pool together, then `advance_group` says which groups need more.
+still running go to the pool together, and `advance_group` says which groups need more.
+A group is decided as soon as its round's last block is merged, and its merged statistics
+(which hold a row of budget counts per block and scenario) are dropped then: with one worker
+one group's are held at a time, however many groups and scenarios the sweep has.
 """
 
 from __future__ import annotations
@@ -50,18 +53,21 @@ def run_local(sweep: SweepSpec, workers: int | None = None, progress: Progress |
 
         fused.load()  # before the pool forks: its processes inherit the compiled kernel
         pool = ProcessPoolExecutor(max_workers=workers)
+    following: dict[int, range] = {}  # groups that need another round, and its blocks
+
+    def advance(g: int) -> None:
+        step = advance_group(sweep, groups[g], [merged[g].result()])
+        if step.next_blocks is None:
+            runs.extend(step.runs)
+            del merged[g]
+        else:
+            following[g] = step.next_blocks
+
     try:
         while todo:
-            _simulate_round(sweep, groups, todo, merged, workers, pool, progress)
-            following = {}
-            for g in todo:
-                step = advance_group(sweep, groups[g], [merged[g].result()])
-                if step.next_blocks is None:
-                    runs.extend(step.runs)
-                    del merged[g]
-                else:
-                    following[g] = step.next_blocks
-            todo = following
+            _simulate_round(sweep, groups, todo, merged, workers, pool, progress, advance)
+            todo = dict(following)
+            following.clear()
     finally:
         if pool is not None:
             pool.shutdown()
@@ -71,9 +77,10 @@ def run_local(sweep: SweepSpec, workers: int | None = None, progress: Progress |
 
 def _simulate_round(
     sweep: SweepSpec, groups: tuple[SimulationGroup, ...], todo: dict[int, range], merged: dict[int, BlockMerger],
-    workers: int, pool: Executor | None, progress: Progress | None,
+    workers: int, pool: Executor | None, progress: Progress | None, done: Callable[[int], None],
 ) -> None:
-    """Simulate blocks `todo[g]` of each group g and merge them, in block order, into `merged[g]`."""
+    """Simulate blocks `todo[g]` of each group g and merge them, in block order, into `merged[g]`;
+    `done(g)` as soon as group g's last block of the round is in."""
     plan = block_plan(sweep)
     tasks = []
     for g, blocks in todo.items():
@@ -93,6 +100,8 @@ def _simulate_round(
             next_block[g] = int(ready.blocks[-1]) + 1
         if progress:
             progress(sum(plan.block_size(b) for b in blocks))
+        if next_block[g] == todo[g].stop:
+            done(g)
 
     if pool is None:
         for g, blocks in tasks:

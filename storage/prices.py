@@ -27,7 +27,7 @@ from infscale.storage.records import (
     run_revision,
     sweep_record,
     write_recommendations,
-    write_run_result,
+    write_run_results,
 )
 from infscale.storage.rows import Changes, PriceImport, PriceRow, RecommendationChange, RunChange, RunRevision, RunStatus, utc_now
 from infscale.storage.tables import ModelPriceRecord, RecommendationRecord, RunRecord
@@ -102,17 +102,18 @@ class SqlPrices(SqlSessions):
             if {key: r.revision for key, r in current.items()} != dict(based_on):
                 return False
             now = utc_now()
+            records = []
             for result in runs:
                 old = current[result.model.key, result.scenario.name]
-                new = RunRecord(
+                records.append(RunRecord(
                     sweep_id=sweep_id, simulation_id=old.simulation_id, model_key=old.model_key,
                     scenario_name=old.scenario_name, model=model_to_dict(result.model),
                     scenario=scenario_to_dict(result.scenario), status=RunStatus.PENDING.value,
                     revision=old.revision + 1, created_at=now,
-                )
-                session.add(new)
-                session.flush()
-                write_run_result(session, new, result, now)
+                ))
+            session.add_all(records)
+            session.flush()  # the new runs' ids, in order
+            write_run_results(session, zip(records, runs), now)
             latest = session.scalar(
                 select(func.max(RecommendationRecord.revision)).where(RecommendationRecord.sweep_id == sweep_id)
             )

@@ -120,8 +120,36 @@ def match_runs(
 
 
 
-def write_run_result(session: Session, run: RunRecord, result: RunResult, now: datetime) -> None:
-    """A run's curve points and choices; the run becomes done."""
+WRITE_BATCH_ROWS = 4096
+"""Curve points per INSERT at most when writing runs' results: a group of up to a few hundred
+runs is one statement per table, and the parameters held at once stay bounded however many."""
+
+
+def write_run_results(session: Session, runs: Iterable[tuple[RunRecord, RunResult]], now: datetime) -> None:
+    """Runs' curve points and choices, in bulk INSERTs (executemany, in run order, so choice ids
+    come out as one INSERT per run gave them); the runs become done."""
+    points: list[dict[str, Any]] = []
+    choices: list[dict[str, Any]] = []
+    for run, result in runs:
+        points += _curve_point_rows(run.id, result)
+        choices += [
+            {
+                "run_id": run.id, "method": c.method.value, "status": c.status.value, "k": c.k,
+                "total_cost": c.total_cost, "total_time": c.total_time, "accuracy": c.accuracy,
+                "reason": c.reason, "confidence": c.confidence,
+            }
+            for c in result.decision.choices
+        ]
+        run.status, run.trials, run.finished_at = RunStatus.DONE.value, result.curves.trials, now
+        run.stop_reason = result.stop_reason
+        if len(points) >= WRITE_BATCH_ROWS:
+            _insert_results(session, points, choices)
+            points, choices = [], []
+    _insert_results(session, points, choices)
+
+
+def _curve_point_rows(run_id: int, result: RunResult) -> list[dict[str, Any]]:
+    """One row per k of the grid."""
     curves, decision = result.curves, result.decision
     columns: dict[str, list[Any]] = {"k": curves.k.tolist()}
     for metric in METRICS:
@@ -131,20 +159,15 @@ def write_run_result(session: Session, run: RunRecord, result: RunResult, now: d
     columns["feasible"] = decision.feasible.tolist()
     columns["on_frontier"] = decision.frontier.tolist()
     names = list(columns)
-    session.execute(insert(CurvePointRecord), [
-        {"run_id": run.id, **dict(zip(names, values))} for values in zip(*columns.values())
-    ])
-    session.execute(insert(ChoiceRecord), [
-        {
-            "run_id": run.id, "method": c.method.value, "status": c.status.value, "k": c.k,
-            "total_cost": c.total_cost, "total_time": c.total_time, "accuracy": c.accuracy,
-            "reason": c.reason, "confidence": c.confidence,
-        }
-        for c in decision.choices
-    ])
-    run.status, run.trials, run.finished_at = RunStatus.DONE.value, curves.trials, now
-    run.stop_reason = result.stop_reason
+    return [{"run_id": run_id, **dict(zip(names, values))} for values in zip(*columns.values())]
 
+
+def _insert_results(session: Session, points: list[dict[str, Any]], choices: list[dict[str, Any]]) -> None:
+    # Core INSERTs of the tables: the ORM's bulk path adds nothing here but time per row.
+    if points:
+        session.execute(insert(CurvePointRecord.__table__), points)
+    if choices:
+        session.execute(insert(ChoiceRecord.__table__), choices)
 
 
 def write_recommendations(

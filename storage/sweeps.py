@@ -26,7 +26,7 @@ from infscale.storage.records import (
     sweep_record,
     sweep_row,
     write_recommendations,
-    write_run_result,
+    write_run_results,
 )
 from infscale.storage.rows import FINAL_SWEEP_STATUSES, RUN_STATUS_ON_SWEEP_END, RunStatus, SimulationRow, SweepRow, SweepStatus, utc_now
 from infscale.storage.tables import RunRecord, SimulationRecord, SweepRecord
@@ -47,9 +47,7 @@ class SqlSweeps(SqlSessions):
         sweep = plan.sweep
         with self._transaction() as session:
             record, runs = _insert_sweep(session, plan, SweepStatus.DONE)
-            now = utc_now()
-            for run, run_result in match_runs(runs, result.runs, f"sweep {sweep.name!r}"):
-                write_run_result(session, run, run_result, now)
+            write_run_results(session, match_runs(runs, result.runs, f"sweep {sweep.name!r}"), utc_now())
             if sweep.adaptive is not None:  # each simulation used as many blocks as its runs' trials
                 block_trials = plan.block_trials
                 trials = {run.simulation_id: run.trials for run in runs}
@@ -72,9 +70,7 @@ class SqlSweeps(SqlSessions):
             ))
             if any(r.status != RunStatus.PENDING for r in records):
                 return False
-            now = utc_now()
-            for run, run_result in match_runs(records, runs, group_key):
-                write_run_result(session, run, run_result, now)
+            write_run_results(session, match_runs(records, runs, group_key), utc_now())
             return True
 
     def simulation(self, sweep_id: int, group_key: str) -> SimulationRow:
@@ -189,11 +185,14 @@ def _insert_sweep(session: Session, plan: SweepPlan, status: SweepStatus) -> tup
         for scenario in group.scenarios:
             simulation_of[group.model.key, scenario.name] = simulation
     session.flush()
+    # Each model's and scenario's stored form once, not once per run (thousands of runs).
+    model_dicts = {model.key: model_to_dict(model) for model in sweep.models}
+    scenario_dicts = {scenario.name: scenario_to_dict(scenario) for scenario in sweep.scenarios}
     runs = [
         RunRecord(
             sweep_id=record.id, simulation_id=simulation_of[model.key, scenario.name].id,
-            model_key=model.key, scenario_name=scenario.name, model=model_to_dict(model),
-            scenario=scenario_to_dict(scenario), status=RunStatus.PENDING.value,
+            model_key=model.key, scenario_name=scenario.name, model=model_dicts[model.key],
+            scenario=scenario_dicts[scenario.name], status=RunStatus.PENDING.value,
         )
         for model in sweep.models
         for scenario in sweep.scenarios

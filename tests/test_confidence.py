@@ -5,18 +5,27 @@ from draws of the true means given the run's trial blocks (its calibration: test
   placed exactly on the mean cost of the chosen k).
 - Reproducible: the same for any sharding of the blocks; none for a single block or legacy mode.
 - Stored in choices.confidence and shown by `results` (table and `--json`).
+- Vectorised across scenarios (issue 14) and still the per-scenario computation, bit for bit
+  (tests/confidence_reference.py), in chunks of any size.
 """
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
+from dataclasses import replace
 
+import numpy as np
+import pytest
+
+from infscale.engine import confidence as engine_confidence
+from infscale.engine.intervals import with_bounded_accuracy_se
 from infscale.engine.pipeline import finish_group, run_sweep, simulate_shard
-from infscale.engine.plan import BLOCK_TRIALS, block_plan, shard_ranges
-from infscale.engine.selection import Method, Status
-from infscale.engine.specs import Mode
+from infscale.engine.plan import BLOCK_TRIALS, block_plan, shard_ranges, simulation_groups
+from infscale.engine.selection import Method, Status, decide
+from infscale.engine.specs import Knee, Mode
+from infscale.engine.statistics import bins_for, summarize
+from tests import confidence_reference
 from tests.engine_fixtures import PAPER_MODELS, PAPER_SCENARIOS, make_model, make_scenario, make_sweep, only_group, run_one
 from tests.test_cli import run_cli, write
 
@@ -130,3 +139,56 @@ def test_cross_model_recommendations_carry_a_confidence() -> None:
     assert cube.confidence >= 0.9  # gpt5-nano k=4 is far cheaper than anything else
     legacy = run_sweep(make_sweep(models, [PAPER_SCENARIOS["balanced"]], 300, seed=42, mode=Mode.LEGACY))
     assert all(r.confidence is None for r in legacy.recommendations)
+
+
+def shared_scenarios() -> list:
+    """Scenarios sharing one simulation (k <= 24, every k): budgets on the means that bind
+    part-way, chance constraints, nothing feasible, the paper's argmax, no budget at all."""
+    return [
+        make_scenario("cost", max_total_cost=0.004, max_total_time=1e9, min_accuracy=0.85, k_max=24),
+        make_scenario("time", max_total_cost=1e9, max_total_time=60.0, min_accuracy=0.0, k_max=24),
+        make_scenario("chance", max_total_cost=0.006, max_total_time=120.0, min_accuracy=0.9, k_max=24,
+                      min_probability=0.9),
+        make_scenario("chance-half", max_total_cost=0.003, max_total_time=80.0, min_accuracy=0.85, k_max=24,
+                      min_probability=0.5),
+        make_scenario("infeasible", min_accuracy=0.9999999, k_max=24),
+        make_scenario("argmax", max_total_cost=0.01, max_total_time=1e9, min_accuracy=0.8, k_max=24,
+                      accuracy_tolerance=0.0),
+        make_scenario("open", k_max=24),
+    ]
+
+
+@pytest.mark.parametrize("knee", [Knee.CHORD, Knee.CURVATURE])
+@pytest.mark.parametrize("blocks, seed", [(2, 1), (3, 5), (8, 42)])
+def test_vectorised_confidence_is_the_per_scenario_computation(knee: Knee, blocks: int, seed: int, monkeypatch) -> None:
+    """The same confidence, bit for bit, as scenario by scenario with `decide` on every draw
+    for the knee (tests/confidence_reference.py), whatever the chunk of scenarios: chord and
+    curvature knees, chance constraints, infeasible runs, no knee; two blocks give draws whose
+    cost or time does not rise with k (the draw-by-draw path), more blocks do not."""
+    models = [MODEL, PAPER_MODELS["gpt5-nano"], PAPER_MODELS["gpt5"]]
+    scenarios = shared_scenarios() + list(PAPER_SCENARIOS.values())
+    sweep = replace(make_sweep(models, scenarios, blocks * BLOCK_TRIALS, seed), knee=knee)
+    statuses = set()
+    for group in simulation_groups(sweep):
+        partial = simulate_shard(sweep, group, range(blocks))
+        curves = [with_bounded_accuracy_se(c) for c in summarize(partial, group, bins_for(group))]
+        decisions = [decide(c, s, knee) for s, c in zip(group.scenarios, curves)]
+        statuses |= {c.status for d in decisions for c in d.choices}
+        want = confidence_reference.confidence(partial, group, decisions, seed, knee)
+        for cells in (1, 2 * engine_confidence.REPLICATES * group.grid().size, engine_confidence.CHUNK_CELLS):
+            monkeypatch.setattr(engine_confidence, "CHUNK_CELLS", cells)
+            assert engine_confidence.confidence(partial, group, decisions, seed, knee) == want, (group.key, cells)
+    assert statuses == set(Status)
+
+
+def test_the_chord_knees_planar_arithmetic_is_numpys_einsum_and_norm() -> None:
+    """engine.confidence writes the chord knee per coordinate; the confidences stored before were
+    computed with numpy's einsum and norm over (..., 3) arrays. On a million random vectors of
+    mixed scales the planar sums give the same bits (a numpy whose einsum summed in another
+    order would fail here first)."""
+    rng = np.random.default_rng(14)
+    scale = 10.0 ** rng.integers(-6, 4, size=(1_000_000, 1))
+    offset, unit = rng.standard_normal((1_000_000, 3)) * scale, rng.standard_normal((1_000_000, 3))
+    (ox, oy, oz), (ux, uy, uz) = offset.T, unit.T
+    assert np.array_equal(np.einsum("rc,rc->r", offset, unit), (ox * ux + oz * uz) + oy * uy)
+    assert np.array_equal(np.linalg.norm(offset, axis=1), np.sqrt((ox * ox + oy * oy) + oz * oz))
