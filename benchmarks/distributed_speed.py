@@ -1,35 +1,46 @@
-"""Distributed speed figures for the README (issue 3: distributed sweeps on Celery and Redis).
+"""Distributed speed figures for the README (issue 3: distributed sweeps; issue 14: the shard path
+across a network, the reduce at 100,000,000 trials).
 
-    python benchmarks/distributed_speed.py            # all three figures (several minutes)
-    python benchmarks/distributed_speed.py --quick    # fewer shards and trials, same figures
-    python benchmarks/distributed_speed.py --only reduce   # one figure
+    python benchmarks/distributed_speed.py --postgres URL   # every figure (several minutes; root)
+    python benchmarks/distributed_speed.py --quick          # fewer shards and trials, same figures
+    python benchmarks/distributed_speed.py --only reduce    # one figure
+    python benchmarks/distributed_speed.py --only reduce --reduce-trials 100000000
 
 Starts its own redis-server (free port, temporary directory) and real `celery worker`
-processes on a SQLite file (or --db, e.g. a PostgreSQL URL).
+processes on a SQLite file (or --db), and on the empty PostgreSQL database --postgres names.
 
-1. Overhead per shard (goal: median <= 15 ms). A sweep of tiny shards (one block of 1024 trials
-   at k_max 2, ~1 ms of simulation each) on one worker process. With the queue full, the time
-   between two consecutive partials being stored is one shard's whole cycle: acknowledge,
-   fetch the next message from Redis, hand it to the pool process, read the sweep's status,
-   simulate, store the partial, check the group; minus the simulation time the shard measured
-   itself, it is the overhead of queue, worker and database.
-2. Throughput with 2 worker processes vs 1 (goal >= 1.7x): a larger sweep (4 models, k_max
-   256, 131,072 trials each, shards of 16 blocks, the default), timed from submit until the
-   sweep is done (the reduce included); 5 runs each, the ratio of the best times (and of the
-   medians); workers are started and ready before the clock starts. Other load on the machine
-   shows up here first: run it on a quiet one.
-3. Reduce memory (goal: peak under 500 MB at 245 shards, not growing with the shard count):
-   GPT-5 at k_max 1024, grid all, shards of 16 blocks (4,000,000 trials = 245 shards); every
-   shard's partial is one real 16-block partial stored under its own block indices (its
-   values repeat: memory and bytes do not depend on them, and simulating 4e9 inferences
-   would take minutes); then `reduce_group` in a fresh process, whose peak RSS is printed
-   with the database bytes per shard. No broker or worker needed.
+1. Overhead per shard on loopback (goal: median <= 15 ms). A sweep of tiny shards (one block of
+   1024 trials at k_max 2, ~1 ms of simulation each) on one worker process. With the queue full,
+   the time between two consecutive partials being stored is one shard's whole cycle:
+   acknowledge, fetch the next message from Redis, hand it to the pool process, take the shard
+   (its lease), simulate, store the partial; minus the simulation time the shard measured
+   itself, it is the overhead of queue, worker and database. The worker reaches Redis and
+   PostgreSQL through links (tests.link) that count round trips per shard (goal: PostgreSQL
+   <= 5, Redis <= 4): the difference between a sweep of 4 shards and this one, per shard.
+2. The same at a delay (goal: median <= 60 ms at 5 ms each way): the worker runs in a network
+   namespace of its own (--netns), joined to this one by a veth pair (--subnet A.B.C: .1 here,
+   .2 there); Redis and PostgreSQL stay here, behind links that hold every chunk --delay-ms
+   each way (`tc netem` is missing from this kernel). The namespace and the pair are created
+   and removed by the script (root needed).
+3. Throughput with 2 worker processes vs 1 (goal >= 1.7x on PostgreSQL), on SQLite and on
+   PostgreSQL: a larger sweep (4 models, k_max 256, 131,072 trials each, shards of 16 blocks,
+   the default), timed from submit until the sweep is done (the reduce included); 5 runs each,
+   the ratio of the best times (and of the medians); workers are started and ready before the
+   clock starts. Other load on the machine shows up here first: run it on a quiet one.
+4. Reduce memory (goal: peak under 500 MB at 245 shards, not growing with the shard count;
+   under 1 GB at 100,000,000 trials with --reduce-trials): GPT-5 at k_max 1024, grid all,
+   shards of 16 blocks (4,000,000 trials = 245 shards); every shard's partial is one real
+   16-block partial stored under its own block indices (its values repeat: memory and bytes do
+   not depend on them, and simulating 1e11 inferences would take hours); then `reduce_group`
+   in a fresh process, reading them from the database, whose peak RSS is printed with the
+   database bytes per shard. No broker or worker needed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -93,6 +104,8 @@ def main() -> None:
                         help="the veth pair's /24: A.B.C.1 on this side, A.B.C.2 the worker's (delay figure)")
     parser.add_argument("--delay-ms", type=float, default=5.0, help="one-way delay on the link (delay figure)")
     args = parser.parse_args()
+    # Stopped with SIGTERM, still stop the servers and workers and remove the namespace.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="infscale-bench-") as tmp:
         directory = Path(tmp)
         url = args.db or f"sqlite:///{directory / 'bench.db'}"
