@@ -710,4 +710,6 @@ def test_prices_and_revisions_follow_the_contract(store: Storage, tiny: tuple[Sw
     assert len(changes.recommendations) == len(result.recommendations)
     assert not any(c.changed for c in changes.recommendations)  # same picks, new revision
     assert {m.model: m.revision for m in store.run_models(sweep_id)} == {"gpt5": 2, "gpt5-mini": 1}
+    # progress counts each run once, at its current revision
+    assert [(g.n_runs, g.runs_done) for g in store.progress(sweep_id)] == [(len(sweep.scenarios),) * 2] * 2
     assert set(store.stored_models()) == {"gpt5", "gpt5-mini"}
