@@ -11,6 +11,8 @@ and p is dominated exactly when m's best feasible accuracy on that prefix reache
 own model: on the smaller k). O(R N (log N + M)) for R draws, N candidates, M models; N is
 first cut to the candidates that no single other one dominates in every draw (most of them, as
 the draws move the curves by a few standard errors), checked against two per candidate, O(R N).
+The knee on each draw's frontier is engine.selection's own (its batched chord and curvature
+knees, on the draws grouped by the frontier's length): the same bits as `recommend`.
 
 Draws outside those assumptions, where a model's cost or time is not monotone in k or two
 models tie exactly in cost or time (`recommend`'s tie rules decide there), are decided by
@@ -22,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from infscale.engine.frontier import pareto_mask
-from infscale.engine.selection import Choice, Decision, Method, Status, chord_knee_position, recommend
+from infscale.engine.selection import (
+    Choice, Decision, Method, Status, chord_knee_positions, curvature_knee_positions, recommend,
+)
 from infscale.engine.specs import Knee, ScenarioSpec
 from infscale.engine.statistics import Curves, MetricCurve
 
@@ -166,58 +170,31 @@ def _chord(pool: _Pool, front: np.ndarray, pick: np.ndarray, scenario: ScenarioS
     costliest = np.argmax(np.where(front, pool.cost, -np.inf), axis=1)
     end = np.where((pick >= 0) & front[draws, np.maximum(pick, 0)], pick, costliest)
     segment = front & (pool.cost <= pool.cost[draws, end][:, None])
-    points = pool.points(scenario)
     anchor = np.array([0.0, 0.0, scenario.min_accuracy])
-    perpendicular, length = chord_perpendiculars(points, points[draws, end], anchor)
-    inner = segment.copy()
-    inner[draws, end] = False
-    distance = np.where(inner & (perpendicular[:, :, 2] > 0.0), np.linalg.norm(perpendicular, axis=2), 0.0)
-    farthest = distance.max(axis=1)
-    # Among equal distances the cheaper point comes first on the curve.
-    pos = np.argmin(np.where(distance == farthest[:, None], pool.cost, np.inf), axis=1)
-    real = (length > 0) & (segment.sum(axis=1) >= 2)
-    pos = np.where(real & (farthest > 0.0), pos, NONE)
-    # With no other point above the chord, the end point's own offset from it is rounding noise
-    # whose sign `chord_knee_position` reads: ask it, on the same points in the same order.
-    for r in np.flatnonzero(real & (farthest == 0.0)):
-        curve = np.flatnonzero(segment[r])
-        curve = curve[np.argsort(pool.cost[r, curve], kind="stable")]
-        at = chord_knee_position(np.column_stack([points[r, curve, c] for c in range(3)]), anchor)
-        pos[r] = NONE if at is None else curve[at]
-    return pos
-
-
-def chord_perpendiculars(points: np.ndarray, ends: np.ndarray, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per draw, the perpendicular offsets (R, N, 3) of points (R, N, 3) from the line through
-    `anchor` and that draw's chord end (R, 3), and the chord's length (R,) (0: no chord)."""
-    chord = ends - anchor
-    length = np.linalg.norm(chord, axis=1)
-    unit = chord / np.where(length > 0, length, 1.0)[:, None]
-    offset = points - anchor
-    along = np.einsum("rnc,rc->rn", offset, unit)
-    return offset - along[:, :, None] * unit[:, None, :], length
+    return _per_curve(pool, segment, scenario, lambda points: chord_knee_positions(
+        points, np.broadcast_to(anchor, (points.shape[0], 3))))
 
 
 def _curvature(pool: _Pool, front: np.ndarray, scenario: ScenarioSpec, knee: Knee) -> np.ndarray:
-    """Per draw the curvature knee's position (-1: none): `curvature_knee_position` on the whole
+    """Per draw the curvature knee's position (-1: none), as `selection._pick`: on the whole
     frontier in order of cost."""
-    order = np.argsort(np.where(front, pool.cost, np.inf), axis=1, kind="stable")  # frontier first
-    size = front.sum(axis=1)
-    if front.shape[1] < 3:
-        return np.full(front.shape[0], NONE)
-    p = np.take_along_axis(pool.points(scenario), order[:, :, None], axis=1)
-    d1 = (p[:, 2:] - p[:, :-2]) / 2.0
-    d2 = p[:, 2:] - 2.0 * p[:, 1:-1] + p[:, :-2]
-    if knee is Knee.CURVATURE_2D:
-        num = np.abs(d1[..., 0] * d2[..., 1] - d1[..., 1] * d2[..., 0])
-    else:
-        num = np.linalg.norm(np.cross(d1, d2), axis=2)
-    den = np.linalg.norm(d1, axis=2) ** 3
-    kappa = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-    interior = np.arange(1, front.shape[1] - 1)[None, :] <= size[:, None] - 2
-    at = 1 + np.argmax(np.where(interior, kappa, -1.0), axis=1)
-    pos = np.take_along_axis(order, at[:, None], axis=1)[:, 0]
-    return np.where(size >= 3, pos, NONE)
+    return _per_curve(pool, front, scenario, lambda points: curvature_knee_positions(points, knee))
+
+
+def _per_curve(pool: _Pool, curve: np.ndarray, scenario: ScenarioSpec, positions) -> np.ndarray:
+    """Per draw, the position in the pool that `positions` (engine.selection's knee of equal-length
+    curves (m, n, 3), -1 for none) finds on the draw's `curve` points in order of cost: the draws
+    grouped by the curve's length, so each gets the same bits as `recommend` computes alone."""
+    out = np.full(curve.shape[0], NONE)
+    order = np.argsort(np.where(curve, pool.cost, np.inf), axis=1, kind="stable")  # the curve first
+    points = pool.points(scenario)
+    size = curve.sum(axis=1)
+    for n in np.unique(size[size > 0]):
+        rows = np.flatnonzero(size == n)
+        members = order[rows, :n]
+        pos = positions(np.take_along_axis(points[rows], members[:, :, None], axis=1))
+        out[rows] = np.where(pos >= 0, members[np.arange(rows.size), np.maximum(pos, 0)], NONE)
+    return out
 
 
 def _by_recommend(

@@ -41,15 +41,19 @@ def with_recommendation_confidence(
         seed, spawn_key=(zlib.crc32(scenario.name.encode()), 0xC0F1E0))))
     k = np.concatenate([c.k for _, c, _ in runs])
     model = np.concatenate([np.full(c.k.size, i) for i, (_, c, _) in enumerate(runs)])
-    cost, time, acc = (_draw(runs, model, metric, rng, REPLICATES) for metric in ("cost", "time", "accuracy"))
+    z = {metric: rng.standard_normal((REPLICATES, len(runs))) for metric in ("cost", "time", "accuracy")}
+    # Candidates feasible in no draw change no draw's best: judge on the others only, and draw
+    # only those that the most favourable of the draws' multiples of their errors could admit.
+    kept = np.flatnonzero(_possibly_feasible(scenario, runs, model, z))
+    cost, time, acc = (_draw(runs, model, metric, z[metric], kept) for metric in ("cost", "time", "accuracy"))
     if scenario.min_probability is not None:  # the chance constraint's shares, as estimated
-        meeting = np.concatenate([c.feasible_probability for _, c, _ in runs])
+        meeting = np.concatenate([c.feasible_probability for _, c, _ in runs])[kept]
         feasible = np.broadcast_to(meeting >= scenario.min_probability, cost.shape)
     else:
         feasible = (cost <= scenario.max_total_cost) & (time <= scenario.max_total_time) & (acc >= scenario.min_accuracy)
-    # Candidates feasible in no draw change no draw's best: judge on the others only.
-    kept = np.flatnonzero(feasible.any(axis=0))
-    cost, time, acc, feasible, model, k = cost[:, kept], time[:, kept], acc[:, kept], feasible[:, kept], model[kept], k[kept]
+    live = np.flatnonzero(feasible.any(axis=0))
+    cost, time, acc, feasible = cost[:, live], time[:, live], acc[:, live], feasible[:, live]
+    model, k = model[kept[live]], k[kept[live]]
     names = [name for name, _, _ in runs]
     out = []
     for rec in recs:
@@ -70,12 +74,26 @@ def with_recommendation_confidence(
     return out
 
 
-def _draw(runs, model: np.ndarray, metric: str, rng: np.random.Generator, replicates: int) -> np.ndarray:
-    """(R, candidates): each model's mean curve moved by z * se, one z per model and draw."""
-    z = rng.standard_normal((replicates, len(runs)))
-    mean = np.concatenate([getattr(c, metric).mean for _, c, _ in runs])
-    se = np.nan_to_num(np.concatenate([getattr(c, metric).se for _, c, _ in runs]))
-    return mean[None, :] + z[:, model] * se[None, :]
+def _draw(runs, model: np.ndarray, metric: str, z: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """(R, columns): each model's mean curve moved by z * se, one z (R, models) per model and draw."""
+    mean = np.concatenate([getattr(c, metric).mean for _, c, _ in runs])[columns]
+    se = np.nan_to_num(np.concatenate([getattr(c, metric).se for _, c, _ in runs]))[columns]
+    return mean[None, :] + z[:, model[columns]] * se[None, :]
+
+
+def _possibly_feasible(scenario: ScenarioSpec, runs, model: np.ndarray, z: dict[str, np.ndarray]) -> np.ndarray:
+    """Per candidate: whether some draw may admit it, judged per metric at the draws' most
+    favourable z of its model (necessary, so no candidate feasible in a draw is left out)."""
+    if scenario.min_probability is not None:
+        return np.concatenate([c.feasible_probability for _, c, _ in runs]) >= scenario.min_probability
+    ok = np.ones(model.size, dtype=bool)
+    for metric, bound, sign in (("cost", scenario.max_total_cost, 1.0), ("time", scenario.max_total_time, 1.0),
+                                ("accuracy", scenario.min_accuracy, -1.0)):
+        mean = np.concatenate([getattr(c, metric).mean for _, c, _ in runs])
+        se = np.nan_to_num(np.concatenate([getattr(c, metric).se for _, c, _ in runs]))
+        best_z = (z[metric].min(axis=0) if sign > 0 else z[metric].max(axis=0))[model]
+        ok &= sign * (mean + best_z * se) <= sign * bound
+    return ok
 
 
 def _column(names: list[str], model: np.ndarray, k: np.ndarray, rec: Recommendation) -> int | None:

@@ -219,6 +219,45 @@ def test_a_run_draws_its_3d_space_and_the_cost_slider_decides_again(
     model = next(r["model"] for r in printed["recommendations"] if r["method"] == "max_accuracy")
     assert after == str(k) and best == model
     assert after != before  # the slider moved the choice
+    # The curves below the fold catch up as they scroll into view: the max-accuracy line moves to k.
+    page.locator("#accuracy").scroll_into_view_if_needed()
+    page.wait_for_function("""(k) => document.getElementById('accuracy').layout.shapes
+        .some((s) => s.x0 === k && s.line.color === '#d62728')""", arg=k)
+
+
+@pytest.mark.slow
+def test_a_sweep_waiting_on_lost_shards_says_so(tmp_path: Path, browser: Any) -> None:
+    """A running sweep whose shards were sent again by the periodic check (none started since)
+    says what it waits for, in the words of `infscale status`, on the list and on its page."""
+    from datetime import timedelta
+
+    from infscale.reports.text import waiting_words
+    from infscale.scheduler.progress import sweep_progress
+    from infscale.scheduler.recovery import recover_sweeps
+
+    db = f"sqlite:///{tmp_path / 'waiting.db'}"
+    lease = timedelta(seconds=30)  # infscale serve's default INFSCALE_SHARD_LEASE
+    with SqlStore(db) as store:
+        sweep_id = store.create_sweep(plan_sweep(infscale.api.load_sweep_spec(SWEEP), 1), status="running")
+        created = store.sweep(sweep_id).created_at
+        recover_sweeps(store, lambda messages: None, lease, created + lease)
+        words = waiting_words(sweep_progress(store, sweep_id))
+    assert words is not None and "lost" in words
+    server = Dashboard(db, tmp_path / "serve.log", (USER, PASSWORD))
+    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD})
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/")
+        row = page.locator(f"#sweep-{sweep_id}[data-waiting]")
+        row.wait_for()
+        assert row.get_attribute("data-waiting") == words and row.get_attribute("data-status") == "running"
+        assert row.locator(".status-waiting").inner_text() == "waiting"
+        assert row.locator("td").nth(9).inner_text() == f"waiting: {words}"  # instead of an ETA
+        page.goto(f"{server.url}/sweeps/{sweep_id}")
+        page.locator("#summary", has_text=f"running (waiting: {words})").wait_for()
+    finally:
+        context.close()
+        server.stop()
 
 
 @pytest.mark.slow

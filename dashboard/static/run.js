@@ -53,6 +53,14 @@ function render(doc, values) {
 }
 
 
+// What the plots show now, so that a slider move hands plotly only what changed: unchanged
+// traces keep their very objects (plotly.react then skips them) and the layouts stay the same
+// objects; the curves, below the fold at first, are redrawn when they come into view.
+// WebGL at the screen's own pixel ratio: plotly's default (2) draws four times the pixels on a
+// plain screen, which software WebGL (no GPU) pays for on every slider move.
+const CUBE_CONFIG = { displaylogo: false, plotGlPixelRatio: Math.max(1, window.devicePixelRatio || 1) };
+const drawn = { traces: {}, cubeLayout: null, curveShapes: null, curvesVisible: false, pending: null };
+
 function pointsWhere(mask) {
   const c = run.cube.trajectory;
   const pick = (xs) => xs.filter((_, i) => mask[i]);
@@ -66,23 +74,43 @@ function scatter(points, name, marker) {
   };
 }
 
+function kept(key, build) {
+  // The trace drawn last under this name if `build`'s inputs (its key) are unchanged, else a new one.
+  const old = drawn.traces[key.name];
+  if (old && old.key === key.value) return old.trace;
+  const trace = build();
+  drawn.traces[key.name] = { key: key.value, trace };
+  return trace;
+}
+
 function drawCube(decided, choices, values) {
-  const all = run.cube.trajectory;
   const feasible = decided.feasible, frontier = decided.on_frontier;
   const traces = [
-    scatter(pointsWhere(feasible.map((f) => !f)), "infeasible", { size: 2.5, color: "#b0b7c3" }),
-    scatter(pointsWhere(feasible.map((f, i) => f && !frontier[i])), "feasible", { size: 3.5, color: "#3e63dd" }),
-    scatter(pointsWhere(frontier), "Pareto frontier", { size: 5, color: "#f5a623" }),
+    kept({ name: "infeasible", value: feasible.join() }, () =>
+      scatter(pointsWhere(feasible.map((f) => !f)), "infeasible", { size: 2.5, color: "#b0b7c3" })),
+    kept({ name: "feasible", value: `${feasible.join()}|${frontier.join()}` }, () =>
+      scatter(pointsWhere(feasible.map((f, i) => f && !frontier[i])), "feasible", { size: 3.5, color: "#3e63dd" })),
+    kept({ name: "frontier", value: frontier.join() }, () =>
+      scatter(pointsWhere(frontier), "Pareto frontier", { size: 5, color: "#f5a623" })),
   ];
-  for (const c of choices.filter((x) => x.status === "ok")) {
-    traces.push(scatter({ k: [c.k], x: [c.total_cost], y: [c.total_time], z: [c.accuracy] }, `${c.method} k=${c.k}`,
-      { size: 8, symbol: "diamond", color: COLORS[c.method] }));
+  for (const method of METHODS) {  // one trace per method, empty when it chose none: a fixed set of traces
+    const c = choices.find((x) => x.method === method && x.status === "ok");
+    traces.push(kept({ name: method, value: c ? `${c.k}|${c.total_cost}|${c.total_time}|${c.accuracy}` : "" }, () =>
+      scatter(c ? { k: [c.k], x: [c.total_cost], y: [c.total_time], z: [c.accuracy] } : { k: [], x: [], y: [], z: [] },
+        c ? `${method} k=${c.k}` : method, { size: 8, symbol: "diamond", color: COLORS[method] })));
   }
+  traces.push(kept({ name: "budgets", value: `${values.max_total_cost}|${values.max_total_time}|${values.min_accuracy}` },
+    () => budgetBox(values.max_total_cost, values.max_total_time, values.min_accuracy)));
+  drawn.cubeLayout ||= cubeLayout();
+  Plotly.react("cube", traces, drawn.cubeLayout, CUBE_CONFIG);
+}
+
+function cubeLayout() {
+  const all = run.cube.trajectory;
   const costMax = Number(document.getElementById("max_total_cost").max);
   const timeMax = Number(document.getElementById("max_total_time").max);
   const accLow = Number(document.getElementById("min_accuracy").min);
-  traces.push(budgetBox(values.max_total_cost, values.max_total_time, values.min_accuracy));
-  const layout = {
+  return {
     margin: { l: 0, r: 0, t: 0, b: 0 }, uirevision: "keep-camera", legend: { x: 0, y: 1 },
     scene: {
       // Cost and time both grow with k, so the points lie near the plane cost/time = constant:
@@ -93,7 +121,6 @@ function drawCube(decided, choices, values) {
       zaxis: { title: { text: "accuracy" }, range: [accLow, 1] },
     },
   };
-  Plotly.react("cube", traces, layout, { displaylogo: false });
 }
 
 function budgetBox(cost, time, acc) {
@@ -118,7 +145,32 @@ function chosenLines(choices, yref) {
   }));
 }
 
+function curveShapes(choices, values) {
+  return {
+    accuracy: [...chosenLines(choices, "paper"),
+      { type: "line", xref: "paper", x0: 0, x1: 1, y0: values.min_accuracy, y1: values.min_accuracy, line: { color: "#b42318", width: 1 } }],
+    cost_time: [...chosenLines(choices, "paper"),
+      { type: "line", xref: "paper", x0: 0, x1: 1, y0: values.max_total_cost, y1: values.max_total_cost, line: { color: "#2ca02c", dash: "dash", width: 1 } },
+      { type: "line", xref: "paper", yref: "y2", x0: 0, x1: 1, y0: values.max_total_time, y1: values.max_total_time, line: { color: "#d62728", dash: "dash", width: 1 } }],
+  };
+}
+
 function drawCurves(choices, values) {
+  // Only the marked k and the budget lines move with a slider: a relayout of the shapes, and
+  // none while the plots are out of view (they catch up as they scroll in).
+  drawn.pending = curveShapes(choices, values);
+  if (drawn.curveShapes === null) firstCurves(drawn.pending);
+  else if (drawn.curvesVisible) catchUpCurves();
+}
+
+function catchUpCurves() {
+  const shapes = drawn.pending;
+  if (shapes === null || JSON.stringify(shapes) === JSON.stringify(drawn.curveShapes)) return;
+  for (const id of ["accuracy", "cost_time"]) Plotly.relayout(id, { shapes: shapes[id] });
+  drawn.curveShapes = shapes;
+}
+
+function firstCurves(shapes) {
   const a = run.accuracy;
   Plotly.react("accuracy", [
     ...band(a.k, a.p05, a.p95, "p05-p95 of trials", "rgba(62,99,221,0.12)"),
@@ -126,9 +178,7 @@ function drawCurves(choices, values) {
     { x: a.k, y: a.mean, mode: "lines+markers", name: "mean accuracy", marker: { size: 3 }, line: { color: "#3e63dd" } },
   ], {
     margin: { l: 50, r: 10, t: 10, b: 40 }, xaxis: { title: { text: "k" } }, yaxis: { title: { text: "accuracy" } },
-    shapes: [...chosenLines(choices, "paper"),
-      { type: "line", xref: "paper", x0: 0, x1: 1, y0: values.min_accuracy, y1: values.min_accuracy, line: { color: "#b42318", width: 1 } }],
-    legend: { orientation: "h", y: -0.25 },
+    shapes: shapes.accuracy, legend: { orientation: "h", y: -0.25 },
   }, { displaylogo: false });
   const ct = run.cost_time;
   const lower = (t) => ({ ...t, xaxis: "x2", yaxis: "y2" });
@@ -142,11 +192,13 @@ function drawCurves(choices, values) {
     margin: { l: 55, r: 10, t: 10, b: 40 }, grid: { rows: 2, columns: 1, subplots: [["xy"], ["x2y2"]] },
     xaxis: { matches: "x2", showticklabels: false }, xaxis2: { title: { text: "k" } },
     yaxis: { title: { text: "cost ($)" } }, yaxis2: { title: { text: "time (s)" } },
-    shapes: [...chosenLines(choices, "paper"),
-      { type: "line", xref: "paper", x0: 0, x1: 1, y0: values.max_total_cost, y1: values.max_total_cost, line: { color: "#2ca02c", dash: "dash", width: 1 } },
-      { type: "line", xref: "paper", yref: "y2", x0: 0, x1: 1, y0: values.max_total_time, y1: values.max_total_time, line: { color: "#d62728", dash: "dash", width: 1 } }],
-    legend: { orientation: "h", y: -0.25 },
+    shapes: shapes.cost_time, legend: { orientation: "h", y: -0.25 },
   }, { displaylogo: false });
+  drawn.curveShapes = shapes;
+  new IntersectionObserver((entries) => {
+    drawn.curvesVisible = entries.some((e) => e.isIntersecting);
+    if (drawn.curvesVisible) catchUpCurves();
+  }).observe(document.getElementById("accuracy"));
 }
 
 function drawRevisions(revisions) {

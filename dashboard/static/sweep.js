@@ -114,7 +114,7 @@ async function load() {
     document.title = `infscale: sweep ${sweepId}`;
     document.getElementById("title").textContent = `Sweep ${sweepId}: ${p.name}`;
     document.getElementById("summary").textContent =
-      `${p.status}, ${p.mode} mode, ${p.trials} trials, seed ${p.seed}; ${p.runs_done}/${p.runs_total} runs, ` +
+      `${p.status}${p.waiting ? ` (waiting: ${p.waiting})` : ""}, ${p.mode} mode, ${p.trials} trials, seed ${p.seed}; ${p.runs_done}/${p.runs_total} runs, ` +
       (p.status === "done" && p.shards_done === 0 ? "run in-process" : `${p.shards_done}/${p.shards_total} shards`) + (p.error ? `; error: ${p.error}` : "") +
       "; cells: chosen k (confidence); a model opens its run";
     stored = doc;
