@@ -63,6 +63,10 @@ CHUNK_CELLS = 1 << 15
 so a chunk's arrays stay in cache (measured fastest: benchmarks/engine_speed.py), and the
 working memory does not grow with the number of scenarios."""
 
+MEETING_CELLS = 1 << 20
+"""Scenario x draw x k cells of shares meeting the budgets drawn at once (8 MB): the draws loop
+over blocks, so fewer, larger batches than the chunks cost less; one batch is held at a time."""
+
 _STREAM_TAG = 0xC0F1DF
 """Part of the draws' seed: keeps their stream apart from every block's."""
 
@@ -89,11 +93,13 @@ def confidence(
         return [tuple(None for _ in d.choices) for d in decisions]
     draws = posterior_draws(partial, replicates, _stream(seed, group.model.key, n_blocks))
     k = group.grid()
+    chance = [s for s, scenario in enumerate(group.scenarios) if scenario.min_probability is not None]
+    meeting = _MeetingBatches(draws, chance, max(1, MEETING_CELLS // (replicates * k.size)))
     per_chunk = max(1, CHUNK_CELLS // (replicates * k.size))
     out: list[tuple[float | None, ...]] = []
     for start in range(0, len(decisions), per_chunk):
         chunk = range(start, min(start + per_chunk, len(decisions)))
-        out += _chunk_confidence(k, draws, chunk, [group.scenarios[s] for s in chunk], decisions[start:chunk.stop], knee)
+        out += _chunk_confidence(k, draws, meeting, chunk, [group.scenarios[s] for s in chunk], decisions[start:chunk.stop], knee)
     return out
 
 
@@ -173,25 +179,41 @@ class _Budgets:
         return _Budgets(self.cost[rows], self.time[rows], self.accuracy[rows], self.tolerance[rows], self.probability[rows])
 
 
+class _MeetingBatches:
+    """Shares meeting the budgets of a group's chance-constrained scenarios (`chance`, in
+    scenario order), drawn `per_batch` scenarios at a time as the chunks ask for them."""
+
+    def __init__(self, draws: PosteriorDraws, chance: list[int], per_batch: int) -> None:
+        self._draws, self._chance, self._per_batch = draws, chance, per_batch
+        self._held: dict[int, np.ndarray] = {}
+
+    def of(self, scenario: int) -> np.ndarray:
+        """(R, K) for one chance-constrained scenario of the group."""
+        if scenario not in self._held:
+            start = self._chance.index(scenario)
+            batch = self._chance[start : start + self._per_batch]
+            drawn = self._draws.meeting(batch)
+            self._held = {s: drawn[:, i] for i, s in enumerate(batch)}
+        return self._held[scenario]
+
+
 def _chunk_confidence(
-    k: np.ndarray, draws: PosteriorDraws, indices: range, scenarios: Sequence[ScenarioSpec],
-    decisions: Sequence[Decision], knee: Knee,
+    k: np.ndarray, draws: PosteriorDraws, meeting: _MeetingBatches, indices: range,
+    scenarios: Sequence[ScenarioSpec], decisions: Sequence[Decision], knee: Knee,
 ) -> list[tuple[float | None, ...]]:
     """The confidences of some scenarios of the group (`indices` in it), all at once."""
     cost, time, acc = draws.means[:, 0], draws.means[:, 1], draws.means[:, 2]
     budgets = _Budgets.of(scenarios)
     chance = np.flatnonzero(~np.isnan(budgets.probability[:, 0, 0]))
     feasible = (cost <= budgets.cost) & (time <= budgets.time) & (acc >= budgets.accuracy)  # (S, R, K)
-    meeting = None
-    if chance.size:
-        meeting = draws.meeting([indices[i] for i in chance])  # (R, chance, K)
-        feasible[chance] = meeting.transpose(1, 0, 2) >= budgets.probability[chance]
+    meeting_of = {int(i): meeting.of(indices[i]) for i in chance}  # (R, K) each
+    for i, shares in meeting_of.items():
+        feasible[i] = shares >= budgets.probability[i]
     any_feasible = feasible.any(axis=-1)
     right = {m: np.zeros(any_feasible.shape, dtype=bool) for m in Method if m is not Method.KNEE}
     truth = np.full(any_feasible.shape, -1)
     decided = np.flatnonzero([d.choices[0].status is not Status.INFEASIBLE for d in decisions])
     if decided.size:
-        meeting_of = {i: meeting[:, n] for n, i in enumerate(chance)} if meeting is not None else {}
         rights, truth[decided] = _decided_truths(
             k, draws, feasible[decided], budgets.take(decided), [scenarios[i] for i in decided],
             [decisions[i] for i in decided], [meeting_of.get(i) for i in decided], knee,

@@ -101,10 +101,16 @@ def order_runs(sweep: SweepSpec, runs: Iterable[RunResult]) -> tuple[RunResult, 
     return tuple(sorted(runs, key=lambda r: (m_index[r.model.key], s_index[r.scenario.name])))
 
 
-def recommend_all(sweep: SweepSpec, runs: Sequence[RunResult]) -> tuple[Recommendation, ...]:
-    """Cross-model recommendations for every scenario of the sweep."""
+def recommend_all(
+    sweep: SweepSpec, runs: Sequence[RunResult], scenarios: Sequence[ScenarioSpec] | None = None,
+) -> tuple[Recommendation, ...]:
+    """Cross-model recommendations for every scenario of the sweep (or of `scenarios`, from
+    their runs: a reader may bring a few scenarios' runs at a time)."""
     ordered = order_runs(sweep, runs)
-    return tuple(rec for scenario in sweep.scenarios for rec in recommend_scenario(sweep, scenario, ordered))
+    return tuple(
+        rec for scenario in (sweep.scenarios if scenarios is None else scenarios)
+        for rec in recommend_scenario(sweep, scenario, ordered)
+    )
 
 
 def recommend_scenario(

@@ -21,6 +21,7 @@ from __future__ import annotations
 from infscale.engine.batches import merge_in_order
 from infscale.engine.pipeline import advance_group, recommend_all
 from infscale.engine.plan import shards, simulation_groups
+from infscale.engine.selection import Recommendation
 from infscale.engine.specs import SweepSpec
 from infscale.scheduler.submit import Send, shard_message
 from infscale.storage.rows import GroupProgress
@@ -28,6 +29,10 @@ from infscale.storage.interface import Storage
 from infscale.storage.rows import SweepStatus
 
 OPEN_STATUSES = (SweepStatus.PENDING.value, SweepStatus.RUNNING.value)
+
+SCENARIOS_PER_READ = 32
+"""Scenarios whose runs are read at once to recommend across models: the reduce holds their
+curves, not the whole sweep's, however many scenarios it has."""
 
 
 def needs_reduce(store: Storage, sweep_id: int, group_key: str) -> bool:
@@ -60,7 +65,12 @@ def finish_sweep(store: Storage, sweep_id: int, sweep: SweepSpec) -> bool:
     """Store the cross-model recommendations and mark the sweep done if every run is done."""
     if not all(g.finished for g in store.progress(sweep_id)):
         return False
-    return store.finish_sweep(sweep_id, recommend_all(sweep, store.run_results(sweep_id)))
+    recommendations: list[Recommendation] = []
+    for start in range(0, len(sweep.scenarios), SCENARIOS_PER_READ):
+        scenarios = sweep.scenarios[start : start + SCENARIOS_PER_READ]
+        runs = store.run_results(sweep_id, [s.name for s in scenarios])
+        recommendations += recommend_all(sweep, runs, scenarios)
+    return store.finish_sweep(sweep_id, recommendations)
 
 
 def check_sweeps(store: Storage) -> list[tuple[int, str]]:

@@ -165,8 +165,9 @@ class Storage(Protocol):
     def curves(self, sweep_id: int, model: str, scenario: str) -> StoredCurves:
         """One finished run's curves, feasible set and frontier, as computed."""
 
-    def run_results(self, sweep_id: int) -> tuple[RunResult, ...]:
-        """The sweep's finished runs rebuilt as engine results, in sweep order."""
+    def run_results(self, sweep_id: int, scenarios: Sequence[str] | None = None) -> tuple[RunResult, ...]:
+        """The sweep's finished runs rebuilt as engine results, in sweep order (`scenarios`: only
+        the runs of these scenarios)."""
 
     def run_models(self, sweep_id: int) -> list[RunModel]:
         """The current revision of each done run and the model it used, in sweep order."""

@@ -293,12 +293,12 @@ class MemoryStore(MemoryPrices):
                 run.model.accuracy_model.value,
             )
 
-    def run_results(self, sweep_id: int) -> tuple[RunResult, ...]:
+    def run_results(self, sweep_id: int, scenarios: Sequence[str] | None = None) -> tuple[RunResult, ...]:
         with self._lock:
             return tuple(
                 replace(r.result, stop_reason=r.stop_reason)
                 for r in self._select(sweep_id, None, None, self._current(sweep_id))
-                if r.status == RunStatus.DONE
+                if r.status == RunStatus.DONE and (scenarios is None or r.scenario.name in scenarios)
             )
 
     def run_models(self, sweep_id: int) -> list[RunModel]:

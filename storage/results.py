@@ -7,6 +7,7 @@ highest one in force at a given time (`as_of`).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import func, select
 
@@ -77,15 +78,20 @@ class SqlResults(SqlSessions):
             accuracy_model = model_from_dict(run.model).accuracy_model.value
             return StoredCurves(run.id, model, scenario, curves, feasible, frontier, accuracy_model)
 
-    def run_results(self, sweep_id: int) -> tuple[RunResult, ...]:
-        """The sweep's finished runs rebuilt as engine results, in sweep order.
+    def run_results(self, sweep_id: int, scenarios: Sequence[str] | None = None) -> tuple[RunResult, ...]:
+        """The sweep's finished runs rebuilt as engine results, in sweep order (`scenarios`:
+        only the runs of these scenarios).
 
         What `engine.pipeline.recommend_all` needs once every group has been finished,
         possibly by different workers.
         """
+        wanted = None if scenarios is None else set(scenarios)
         with self._reading() as session:
             order = sweep_order(session, sweep_id)
-            runs = [r for r in order.select(current_runs(session, sweep_id), None, None) if r.status == RunStatus.DONE]
+            runs = [
+                r for r in order.select(current_runs(session, sweep_id), None, None)
+                if r.status == RunStatus.DONE and (wanted is None or r.scenario_name in wanted)
+            ]
             curves_of = load_many_curves(session, runs)  # one query for all runs' curves, one for their choices
             choices: dict[int, list[ChoiceRecord]] = {run.id: [] for run in runs}
             for c in session.scalars(select(ChoiceRecord).where(ChoiceRecord.run_id.in_(list(choices)))):

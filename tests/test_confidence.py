@@ -162,7 +162,7 @@ def shared_scenarios() -> list:
 @pytest.mark.parametrize("blocks, seed", [(2, 1), (3, 5), (8, 42)])
 def test_vectorised_confidence_is_the_per_scenario_computation(knee: Knee, blocks: int, seed: int, monkeypatch) -> None:
     """The same confidence, bit for bit, as scenario by scenario with `decide` on every draw
-    for the knee (tests/confidence_reference.py), whatever the chunk of scenarios: chord and
+    for the knee (tests/confidence_reference.py), whatever the chunks of scenarios: chord and
     curvature knees, chance constraints, infeasible runs, no knee; two blocks give draws whose
     cost or time does not rise with k (the draw-by-draw path), more blocks do not."""
     models = [MODEL, PAPER_MODELS["gpt5-nano"], PAPER_MODELS["gpt5"]]
@@ -177,6 +177,7 @@ def test_vectorised_confidence_is_the_per_scenario_computation(knee: Knee, block
         want = confidence_reference.confidence(partial, group, decisions, seed, knee)
         for cells in (1, 2 * engine_confidence.REPLICATES * group.grid().size, engine_confidence.CHUNK_CELLS):
             monkeypatch.setattr(engine_confidence, "CHUNK_CELLS", cells)
+            monkeypatch.setattr(engine_confidence, "MEETING_CELLS", cells)
             assert engine_confidence.confidence(partial, group, decisions, seed, knee) == want, (group.key, cells)
     assert statuses == set(Status)
 

@@ -556,6 +556,30 @@ def test_worker_path_matches_the_local_run(store: Storage, sharded: tuple[SweepS
     assert [c.scenario for c in store.choices(sweep_id)[::4]] == ["latency-critical", "balanced"] * 2
 
 
+def test_the_reduce_reads_a_few_scenarios_runs_at_a_time(
+    store: Storage, sharded: tuple[SweepSpec, dict[str, list[Partial]]], monkeypatch
+) -> None:
+    """The sweep's last reduce recommends from the runs of SCENARIOS_PER_READ scenarios at a
+    time (its memory then does not grow with the scenario count): one scenario at a time gives
+    the recommendations of the local run, and run_results(scenarios) reads only theirs."""
+    from infscale.scheduler import reduce
+
+    sweep, shards = sharded
+    sweep_id = store.create_sweep(plan_sweep(sweep, 1), status="running")
+    for key, parts in shards.items():
+        for index, part in enumerate(parts):
+            assert store.save_partial(sweep_id, key, index, part, seconds=0.1).stored
+    for group in simulation_groups(sweep):
+        assert store.finish_group(sweep_id, group.key, finish_group(sweep, group, store.partials(sweep_id, group.key)))
+    names = [s.name for s in sweep.scenarios]
+    only = store.run_results(sweep_id, names[1:])
+    assert [(r.model.key, r.scenario.name) for r in only] == [(m.key, names[1]) for m in sweep.models]
+    monkeypatch.setattr(reduce, "SCENARIOS_PER_READ", 1)
+    assert reduce.finish_sweep(store, sweep_id, sweep) is True
+    local_id = store.save_local_result(plan_sweep(sweep), run_sweep(sweep))
+    assert without_ids(store.recommendations(sweep_id)) == without_ids(store.recommendations(local_id))
+
+
 def test_finish_group_twice_writes_once(store: Storage, tiny: tuple[SweepSpec, SweepResult]) -> None:
     sweep, result = tiny
     sweep_id = store.create_sweep(plan_sweep(sweep))
