@@ -4,6 +4,8 @@ SQLite (a file; the default) and PostgreSQL (`postgresql+psycopg://...`) are sup
 SQLite connections are set up for several writing processes: foreign keys on, WAL journal,
 a 30 s busy timeout, and write transactions that take the write lock at BEGIN (`BEGIN
 IMMEDIATE`), so a transaction never fails half way because another process wrote first.
+PostgreSQL connections are not pinged before each use (a round trip each): a pooled connection
+the server closed is replaced at checkout, seen without a round trip (`_replace_if_closed`).
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ from infscale.storage.interface import Storage
 from infscale.storage.rows import SavedPartial, ShardStart
 from infscale.storage.sql import SqlStore
 from infscale.storage.tables import Base
+from tests.link import Link
+from tests.services import wait_for
 
 TABLES = (
     "sweeps", "simulations", "partials", "shard_leases", "runs", "curve_points", "choices", "recommendations",
@@ -222,6 +224,38 @@ def test_plain_postgresql_urls_use_psycopg(postgres_url: str) -> None:
     engine.dispose()
     with SqlStore(plain) as store:
         assert isinstance(store.sweeps(), list)
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_without_a_ping(
+    fresh_postgres_url: str, postgres_admin
+) -> None:
+    """No ping before each transaction (a round trip each, across a network): a read is BEGIN,
+    its SELECT and COMMIT on the wire; and a connection whose backend was terminated (as by a
+    restart) is replaced at checkout, so the next query succeeds."""
+    SqlStore(fresh_postgres_url).close()  # migrated
+    url = make_url(fresh_postgres_url)
+    link = Link(url.port or 5432).start()
+    try:
+        with SqlStore(url.set(port=link.port).render_as_string(hide_password=False), upgrade_schema=False) as store:
+            assert store.sweeps() == []  # a connection now waits in the pool
+            before = link.round_trips()
+            assert store.sweeps() == []
+            assert link.round_trips() - before == 3
+            with postgres_admin.connect() as admin:
+                assert admin.execute(text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :name"
+                ), {"name": url.database}).scalar() >= 1
+            wait_for(lambda: _no_backends(postgres_admin, url.database), 10, "the backend to end")
+            assert store.sweeps() == []
+    finally:
+        link.stop()
+
+
+def _no_backends(admin, database: str) -> bool:
+    with admin.connect() as connection:
+        return not connection.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"), {"name": database}
+        ).scalar()
 
 
 # --- codec ---------------------------------------------------------------------------------------
@@ -700,4 +734,6 @@ def test_prices_and_revisions_follow_the_contract(store: Storage, tiny: tuple[Sw
     assert len(changes.recommendations) == len(result.recommendations)
     assert not any(c.changed for c in changes.recommendations)  # same picks, new revision
     assert {m.model: m.revision for m in store.run_models(sweep_id)} == {"gpt5": 2, "gpt5-mini": 1}
+    # progress counts each run once, at its current revision
+    assert [(g.n_runs, g.runs_done) for g in store.progress(sweep_id)] == [(len(sweep.scenarios),) * 2] * 2
     assert set(store.stored_models()) == {"gpt5", "gpt5-mini"}
