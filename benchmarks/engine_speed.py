@@ -204,8 +204,10 @@ def confidence_share(trials: int, repeats: int = 3) -> None:
 SCALING_SCRIPT = """
 import resource, sys, time
 import infscale.engine.pipeline as pipeline
+import infscale.scheduler.local as local
+from infscale.storage.sweeps import SqlSweeps
 from infscale.cli.main import main
-spent = {"runs": 0.0, "recommendations": 0.0}
+spent = {"runs": 0.0, "recommendations": 0.0, "simulation": 0.0, "storage": 0.0}
 def timed(name, original):
     def call(*args, **kwargs):
         start = time.perf_counter()
@@ -216,11 +218,14 @@ def timed(name, original):
     return call
 pipeline.with_confidence = timed("runs", pipeline.with_confidence)
 pipeline.with_recommendation_confidence = timed("recommendations", pipeline.with_recommendation_confidence)
+local.simulate_shard = timed("simulation", local.simulate_shard)
+SqlSweeps.save_local_result = timed("storage", SqlSweeps.save_local_result)
 start = time.perf_counter()
 code = main(sys.argv[1:])
 wall = time.perf_counter() - start
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(f"SCALING {wall} {spent['runs']} {spent['recommendations']} {rss}", file=sys.stderr)
+print(f"SCALING {wall} {spent['simulation']} {spent['runs']} {spent['recommendations']} {spent['storage']} {rss}",
+      file=sys.stderr)
 sys.exit(code)
 """
 
@@ -244,7 +249,7 @@ def scaling_sweep(n_scenarios: int, trials: int) -> str:
 
 
 def scenario_scaling(trials: int, counts: tuple[int, ...] = (3, 30, 300), repeats: int = 3) -> None:
-    figures: dict[int, list[tuple[float, float, float, int]]] = {n: [] for n in counts}
+    figures: dict[int, list[tuple[float, ...]]] = {n: [] for n in counts}
     with tempfile.TemporaryDirectory() as tmp:
         for n in counts:
             Path(tmp, f"s{n}.yaml").write_text(scaling_sweep(n, trials))
@@ -259,18 +264,16 @@ def scenario_scaling(trials: int, counts: tuple[int, ...] = (3, 30, 300), repeat
                 if proc.returncode != 0:
                     raise SystemExit(proc.stderr)
                 line = next(x for x in proc.stderr.splitlines() if x.startswith("SCALING "))
-                wall, runs, recs, rss = line.split()[1:]
-                figures[n].append((float(wall), float(runs), float(recs), int(rss)))
+                figures[n].append(tuple(float(x) for x in line.split()[1:]))
                 db.unlink()
     print(f"scenario scaling: 9 paper models x N scenarios in the same 27 simulations, {trials} trials, "
           f"`infscale run --workers 1` in a fresh process, median of {repeats} (wall time, max RSS):")
-    base_wall = statistics.median(f[0] for f in figures[counts[0]])
-    base_rss = statistics.median(f[3] for f in figures[counts[0]])
+    base_wall, *_, base_rss = (statistics.median(f[i] for f in figures[counts[0]]) for i in range(6))
     for n in counts:
-        wall, runs, recs = (statistics.median(f[i] for f in figures[n]) for i in range(3))
-        rss = statistics.median(f[3] for f in figures[n])
-        print(f"  9 x {n:3d} ({9 * n:4d} runs): {wall:6.1f} s ({wall / base_wall:4.2f}x), per-run confidence {runs:5.2f} s, "
-              f"cross-model {recs:5.2f} s; peak {rss / 1024:5.0f} MB ({rss / base_rss:4.2f}x)")
+        wall, simulation, runs, recs, storage, rss = (statistics.median(f[i] for f in figures[n]) for i in range(6))
+        print(f"  9 x {n:3d} ({9 * n:4d} runs): {wall:6.1f} s ({wall / base_wall:4.2f}x); simulation {simulation:5.1f} s, "
+              f"per-run confidence {runs:4.1f} s, cross-model {recs:4.1f} s, storing {storage:4.1f} s; "
+              f"peak {rss / 1024:4.0f} MB ({rss / base_rss:4.2f}x)")
     print(f"  goal: 9 x {counts[-1]} within 2x the time of 9 x {counts[0]}, memory independent of the scenario count")
 
 

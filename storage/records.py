@@ -128,46 +128,60 @@ runs is one statement per table, and the parameters held at once stay bounded ho
 def write_run_results(session: Session, runs: Iterable[tuple[RunRecord, RunResult]], now: datetime) -> None:
     """Runs' curve points and choices, in bulk INSERTs (executemany, in run order, so choice ids
     come out as one INSERT per run gave them); the runs become done."""
-    points: list[dict[str, Any]] = []
-    choices: list[dict[str, Any]] = []
+    points: list[tuple[Any, ...]] = []
+    choices: list[tuple[Any, ...]] = []
     for run, result in runs:
         points += _curve_point_rows(run.id, result)
         choices += [
-            {
-                "run_id": run.id, "method": c.method.value, "status": c.status.value, "k": c.k,
-                "total_cost": c.total_cost, "total_time": c.total_time, "accuracy": c.accuracy,
-                "reason": c.reason, "confidence": c.confidence,
-            }
+            (run.id, c.method.value, c.status.value, c.k, c.total_cost, c.total_time, c.accuracy, c.reason, c.confidence)
             for c in result.decision.choices
         ]
         run.status, run.trials, run.finished_at = RunStatus.DONE.value, result.curves.trials, now
         run.stop_reason = result.stop_reason
         if len(points) >= WRITE_BATCH_ROWS:
-            _insert_results(session, points, choices)
+            _insert_many(session, CurvePointRecord, POINT_COLUMNS, points)
+            _insert_many(session, ChoiceRecord, CHOICE_COLUMNS, choices)
             points, choices = [], []
-    _insert_results(session, points, choices)
+    _insert_many(session, CurvePointRecord, POINT_COLUMNS, points)
+    _insert_many(session, ChoiceRecord, CHOICE_COLUMNS, choices)
 
 
-def _curve_point_rows(run_id: int, result: RunResult) -> list[dict[str, Any]]:
-    """One row per k of the grid."""
+POINT_COLUMNS = ("run_id", "k", *CURVE_FLOATS, "feasible", "on_frontier")
+CHOICE_COLUMNS = ("run_id", "method", "status", "k", "total_cost", "total_time", "accuracy", "reason", "confidence")
+
+
+def _curve_point_rows(run_id: int, result: RunResult) -> list[tuple[Any, ...]]:
+    """One row per k of the grid, in POINT_COLUMNS order."""
     curves, decision = result.curves, result.decision
-    columns: dict[str, list[Any]] = {"k": curves.k.tolist()}
-    for metric in METRICS:
-        for stat in STATS:
-            columns[f"{metric}_{stat}"] = getattr(getattr(curves, metric), stat).tolist()
-    columns["feasible_probability"] = curves.feasible_probability.tolist()
-    columns["feasible"] = decision.feasible.tolist()
-    columns["on_frontier"] = decision.frontier.tolist()
-    names = list(columns)
-    return [{"run_id": run_id, **dict(zip(names, values))} for values in zip(*columns.values())]
+    floats = [getattr(getattr(curves, m), stat) for m in METRICS for stat in STATS] + [curves.feasible_probability]
+    columns = [
+        [run_id] * curves.k.size, curves.k.tolist(), *(_nan_as_null(x) for x in floats),
+        decision.feasible.tolist(), decision.frontier.tolist(),
+    ]
+    return list(zip(*columns))
 
 
-def _insert_results(session: Session, points: list[dict[str, Any]], choices: list[dict[str, Any]]) -> None:
-    # Core INSERTs of the tables: the ORM's bulk path adds nothing here but time per row.
-    if points:
-        session.execute(insert(CurvePointRecord.__table__), points)
-    if choices:
-        session.execute(insert(ChoiceRecord.__table__), choices)
+def _nan_as_null(values: np.ndarray) -> list[float | None]:
+    """Python floats with NaN as None: what the NaNDouble columns bind (tables.NaNDouble)."""
+    out = np.asarray(values, dtype=np.float64).astype(object)
+    out[np.isnan(values)] = None
+    return out.tolist()
+
+
+def _insert_many(session: Session, record: type, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """INSERT rows (tuples in `columns` order) with the driver's executemany, in the session's
+    transaction. SQLAlchemy's per-row parameter processing was most of the time of a sweep's
+    hundred thousand curve points; the rows already hold what its types would bind."""
+    if not rows:
+        return
+    connection = session.connection()
+    compiled = insert(record.__table__).inline().compile(dialect=connection.dialect, column_keys=list(columns))
+    if compiled.positiontup is not None:  # positional parameters (SQLite)
+        order = [columns.index(name) for name in compiled.positiontup]
+        params: list[Any] = rows if order == list(range(len(columns))) else [tuple(r[i] for i in order) for r in rows]
+    else:  # named parameters (psycopg)
+        params = [dict(zip(columns, row)) for row in rows]
+    connection.exec_driver_sql(str(compiled), params)
 
 
 def write_recommendations(
