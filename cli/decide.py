@@ -31,8 +31,8 @@ def add_decide(sub: Any) -> None:
     p.add_argument("--accuracy-tolerance", type=float, metavar="D",
                    help="max accuracy's tolerance: the smallest k within D of the best mean accuracy (0: the paper's argmax)")
     p.add_argument("--no-confidence", action="store_true",
-                   help="compute no confidence (the recommendations' from the curves, a moved choice's from a "
-                   "distributed sweep's stored trial blocks): milliseconds instead of about a second")
+                   help="compute no confidence (the recommendations' from the curves, tens of milliseconds; a moved "
+                   "choice's from a distributed sweep's stored trial blocks, a few tenths of a second); the picks are the same")
     p.add_argument("--db", help=DB_HELP)
     add_output_flags(p, "print JSON on stdout (the `results --json` contract)", "print the choices as CSV on stdout")
     p.set_defaults(handler=cmd_decide)

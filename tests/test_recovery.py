@@ -30,8 +30,10 @@ SWEEP = "name: r\nmodels: [gpt5-mini, gpt5]\nscenarios: [balanced]\ntrials: 3000
 @pytest.fixture()
 def running(store):
     """running() -> (id, group key -> its plan) of a new running sweep of 2 groups x 3 shards.
-    Cancelled after the test: idleness is judged over every running sweep, and PostgreSQL's
-    database is shared by the session's tests."""
+    Idleness is judged over every running sweep, and PostgreSQL's database is shared by the
+    session's tests: sweeps other tests left running are cancelled first, this test's after it."""
+    for row in store.sweeps(["running"]):
+        store.cancel_sweep(row.id)
     created = []
 
     def create() -> tuple[int, dict]:

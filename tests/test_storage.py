@@ -177,6 +177,17 @@ def test_migrated_schema_matches_orm_metadata(fresh_url: str) -> None:
         engine.dispose()
 
 
+def test_the_revisions_read_off_the_file_names_are_alembics() -> None:
+    """head_revision and known_revisions skip importing alembic: they must say what it says."""
+    from alembic.script import ScriptDirectory
+
+    from infscale.storage.database import alembic_config, known_revisions
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert head_revision() == scripts.get_current_head()
+    assert known_revisions() == [s.revision for s in reversed(list(scripts.walk_revisions()))]
+
+
 def test_concurrent_upgrades_migrate_once(fresh_url: str) -> None:
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
