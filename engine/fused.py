@@ -143,15 +143,50 @@ def deviations_and_histogram(x: np.ndarray, mean: np.ndarray, inv: np.ndarray, o
 
 @numba.njit(**_JIT)
 def budget_counts(cost: np.ndarray, time: np.ndarray, acc: np.ndarray, budgets: np.ndarray, out: np.ndarray) -> None:
-    """out[s, i]: trials of row i with cost <= budgets[s, 0], time <= [s, 1], accuracy >= [s, 2]."""
+    """out[s, i]: trials of row i with cost <= budgets[s, 0], time <= [s, 1], accuracy >= [s, 2].
+
+    Per row one pass finds each metric's range; a scenario whose budget that range settles for
+    every trial (all meet it, or one metric meets it for none) is counted at once, and the
+    trials are compared only for the rest. The same counts as comparing every trial (a row
+    holding a NaN is compared trial by trial); many scenarios sharing a simulation then cost
+    little more than one.
+    """
     rows, n = cost.shape
-    for s in range(budgets.shape[0]):
-        c_max, t_max, a_min = budgets[s, 0], budgets[s, 1], budgets[s, 2]
-        for i in range(rows):
+    if n == 0:
+        out[:, :] = 0
+        return
+    for i in range(rows):
+        c_lo, c_hi, nan = _range(cost[i])
+        t_lo, t_hi, nan_t = _range(time[i])
+        a_lo, a_hi, nan_a = _range(acc[i])
+        nan = nan or nan_t or nan_a
+        for s in range(budgets.shape[0]):
+            c_max, t_max, a_min = budgets[s, 0], budgets[s, 1], budgets[s, 2]
+            if not nan:
+                if c_lo > c_max or t_lo > t_max or a_hi < a_min:
+                    out[s, i] = 0
+                    continue
+                if c_hi <= c_max and t_hi <= t_max and a_lo >= a_min:
+                    out[s, i] = n
+                    continue
             count = 0
             for j in range(n):
                 count += (cost[i, j] <= c_max) & (time[i, j] <= t_max) & (acc[i, j] >= a_min)
             out[s, i] = count
+
+
+@numba.njit(inline="always")
+def _range(x: np.ndarray) -> tuple[float, float, bool]:
+    """Smallest and largest value of a non-empty row, and whether it holds a NaN."""
+    lo = hi = x[0]
+    nan = False
+    for v in x:
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+        nan |= v != v
+    return lo, hi, nan
 
 
 @numba.njit(inline="always")
