@@ -50,7 +50,7 @@ def add_fit(sub: Any) -> None:
 def cmd_fit(args: argparse.Namespace) -> int:
     from infscale.cli.console import print_json
     from infscale.engine.model_fit import fit_model
-    from infscale.engine.specs import catalog_from_mapping
+    from infscale.engine.validation import catalog_from_mapping
     from infscale.readers.evallogs import read_eval_logs
     from infscale.reports.fitting import catalog_yaml, fit_document
 

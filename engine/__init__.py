@@ -4,7 +4,8 @@ Nothing in this package touches Celery, a database, the file system or a text fo
 imports numpy and the standard library only; tests/test_layout.py checks), so the local run,
 the Celery workers and the tests all call the same functions.
 
-- specs.py (validated specs from plain mappings), catalog.py (the bundled models and scenarios)
+- specs.py: the validated specs (dataclasses, enums, limits); validation.py: specs from plain
+  mappings, each error a SpecError naming the field; catalog.py: the bundled models and scenarios
 - plan.py: the one owner of the plan: simulation groups, blocks, rounds and shards
 - simulation.py, legacy.py, accuracy.py: Monte Carlo trials into mergeable partials
 - statistics.py: partials, merging, curves; exact.py: closed-form expectations

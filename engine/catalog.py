@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infscale.engine.specs import ModelSpec, ScenarioSpec, catalog_from_mapping, scenario_from_mapping
+from infscale.engine.specs import ModelSpec, ScenarioSpec
+
+from infscale.engine.validation import catalog_from_mapping, scenario_from_mapping
 
 BUILTIN_PREFIX = "builtin:"
 PAPER = "builtin:paper"

@@ -1,6 +1,6 @@
 """An eval log's samples as the empirical model keeps them: compact arrays grouped by query.
 
-`EmpiricalData` is what a catalog entry's `data: FILE` becomes (engine.specs, from the
+`EmpiricalData` is what a catalog entry's `data: FILE` becomes (engine.validation, from the
 EvalLog the readers built) and what a sweep stores with its spec (readers.stored_specs), so a
 worker never reads the file. At most MAX_SAMPLES samples. The model itself (draws, exact
 means) is engine.empirical.

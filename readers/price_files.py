@@ -27,7 +27,8 @@ from typing import Any, Mapping
 
 from infscale.engine.errors import SpecError
 from infscale.engine.prices import PriceQuote, Prices, prices_of
-from infscale.engine.specs import MAX_USD_PER_TOKEN, shown, ModelSpec, catalog_from_mapping
+from infscale.engine.specs import MAX_USD_PER_TOKEN, ModelSpec
+from infscale.engine.validation import shown, catalog_from_mapping
 from infscale.readers.files import read_text
 from infscale.readers.structured_text import parse_json, parse_yaml
 from infscale.readers.sweep_files import load_catalog_file

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from infscale.engine.errors import SpecError
-from infscale.engine.specs import shown
+from infscale.engine.validation import shown
 
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

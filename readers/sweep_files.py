@@ -17,7 +17,8 @@ from infscale.engine.catalog import BUILTIN_PREFIX, builtin_catalog, builtin_sce
 from infscale.engine.errors import SpecError
 from infscale.engine.evallog import EvalLog
 from infscale.engine.plan import check_memory
-from infscale.engine.specs import ModelSpec, SweepSpec, catalog_from_mapping, sweep_from_mapping
+from infscale.engine.specs import ModelSpec, SweepSpec
+from infscale.engine.validation import catalog_from_mapping, sweep_from_mapping
 from infscale.readers.files import MAX_SPEC_BYTES, read_text
 from infscale.readers.structured_text import parse_yaml
 

@@ -69,7 +69,7 @@ def empirical_cases() -> dict[str, SimulationGroup]:
     graded scores without latency, and each key alone."""
     from dataclasses import replace
 
-    from infscale.engine.specs import catalog_from_mapping
+    from infscale.engine.validation import catalog_from_mapping
     from tests.eval_logs import generated_log
 
     log = generated_log(7, queries=40, samples=5)

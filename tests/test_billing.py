@@ -22,7 +22,8 @@ from infscale.engine.exact_curves import exact_curves
 from infscale.engine.pipeline import run_sweep
 from infscale.engine.plan import BLOCK_TRIALS, BlockPlan, simulation_groups
 from infscale.engine.simulation import block_streams, simulate_blocks
-from infscale.engine.specs import InputBilling, Latency, Mode, catalog_from_mapping, sweep_from_mapping
+from infscale.engine.specs import InputBilling, Latency, Mode
+from infscale.engine.validation import catalog_from_mapping, sweep_from_mapping
 from infscale.engine.statistics import bins_for
 from tests.engine_fixtures import PAPER_MODELS, make_model, make_scenario, make_sweep, only_group, run_one
 

@@ -28,7 +28,7 @@ import yaml
 from infscale.cli.main import main
 from infscale.engine.pipeline import simulate_shard
 from infscale.engine.plan import block_plan, plan_sweep, shard_ranges, simulation_groups
-from infscale.engine.specs import MODEL_FIELDS
+from infscale.engine.validation import MODEL_FIELDS
 from infscale.scheduler.local import run_local
 from infscale.scheduler.reduce import check_sweeps
 from infscale.scheduler.submit import submit

@@ -29,7 +29,8 @@ from infscale.engine.exact_curves import exact_curves, exact_means
 from infscale.engine.pipeline import run_sweep
 from infscale.engine.plan import BLOCK_TRIALS, BlockPlan, model_stream_key
 from infscale.engine.simulation import simulate_blocks
-from infscale.engine.specs import AccuracyModel, InputBilling, Latency, Lengths, Mode, catalog_from_mapping, sweep_from_mapping
+from infscale.engine.specs import AccuracyModel, InputBilling, Latency, Lengths, Mode
+from infscale.engine.validation import catalog_from_mapping, sweep_from_mapping
 from infscale.engine.statistics import bins_for
 from infscale.readers.stored_specs import model_from_dict, model_to_dict, sweep_from_dict, sweep_to_dict
 from tests.engine_fixtures import assert_curves_identical, make_scenario, make_sweep, only_group, run_one

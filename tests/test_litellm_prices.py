@@ -16,7 +16,7 @@ import yaml
 
 from infscale.engine.errors import SpecError
 from infscale.engine.prices import Prices, price_sweep
-from infscale.engine.specs import catalog_from_mapping
+from infscale.engine.validation import catalog_from_mapping
 from tests.engine_fixtures import make_scenario, make_sweep
 
 ENTRY = dict(
