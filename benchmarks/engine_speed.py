@@ -1,7 +1,8 @@
 """Engine speed and memory figures for the README (issue: engine and local run).
 
-    python benchmarks/engine_speed.py            # all four figures (a few minutes)
+    python benchmarks/engine_speed.py            # every figure (about a quarter of an hour)
     python benchmarks/engine_speed.py --quick    # smaller runs, same figures
+    python benchmarks/engine_speed.py --only scaling [--scaling-trials N]   # scenario scaling alone
 
 1. Throughput on one core: GPT-5, k_max 1024, parallelism 1, grid all; simulated inferences
    per second and the ratio to numpy's own rate for drawing the three normals an inference
