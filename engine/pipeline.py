@@ -106,10 +106,12 @@ def recommend_all(
 ) -> tuple[Recommendation, ...]:
     """Cross-model recommendations for every scenario of the sweep (or of `scenarios`, from
     their runs: a reader may bring a few scenarios' runs at a time)."""
-    ordered = order_runs(sweep, runs)
+    by_scenario: dict[str, list[RunResult]] = {}
+    for run in order_runs(sweep, runs):  # each scenario's runs once, not a pass over all runs per scenario
+        by_scenario.setdefault(run.scenario.name, []).append(run)
     return tuple(
         rec for scenario in (sweep.scenarios if scenarios is None else scenarios)
-        for rec in recommend_scenario(sweep, scenario, ordered)
+        for rec in recommend_scenario(sweep, scenario, by_scenario.get(scenario.name, []))
     )
 
 

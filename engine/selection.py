@@ -124,16 +124,8 @@ def recommend(
     `runs` are (model key, curves, decision) in sweep order. Ties go to the smallest k,
     then the model listed first. The knee follows the frontier in order of cost.
     """
-    models, ks, c, t, a, se = [], [], [], [], [], []
-    for model_key, curves, decision in runs:
-        for j in np.flatnonzero(decision.feasible):
-            models.append(model_key)
-            ks.append(int(curves.k[j]))
-            c.append(curves.cost.mean[j])
-            t.append(curves.time.mean[j])
-            a.append(curves.accuracy.mean[j])
-            se.append(curves.accuracy.se[j])
-    if not ks:
+    feasible = [np.flatnonzero(decision.feasible) for _, _, decision in runs]
+    if not sum(j.size for j in feasible):
         reason = "no model has a feasible k: " + "; ".join(
             f"{m}: {d.choices[0].reason}" for m, _, d in runs
         )
@@ -141,8 +133,17 @@ def recommend(
             Recommendation(scenario.name, m, Status.INFEASIBLE, None, None, None, None, None, reason)
             for m in Method
         )
-    order = np.lexsort((np.arange(len(ks)), np.asarray(ks)))  # by k, then sweep order
-    models = [models[i] for i in order]
+    # Every feasible (model, k), model by model in sweep order.
+    run_of = np.concatenate([np.full(j.size, i) for i, j in enumerate(feasible)])
+    ks, c, t, a, se = (
+        np.concatenate([get(curves)[j] for (_, curves, _), j in zip(runs, feasible)])
+        for get in (
+            lambda v: v.k, lambda v: v.cost.mean, lambda v: v.time.mean, lambda v: v.accuracy.mean,
+            lambda v: v.accuracy.se,
+        )
+    )
+    order = np.lexsort((np.arange(ks.size), ks))  # by k, then sweep order
+    models = [runs[i][0] for i in run_of[order]]
     ks_arr, c_arr, t_arr, a_arr, se_arr = (np.asarray(v, dtype=np.float64)[order] for v in (ks, c, t, a, se))
     on_front = pareto_mask(c_arr, t_arr, a_arr)
     curve_order = np.lexsort((ks_arr, t_arr, c_arr))
