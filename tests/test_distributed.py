@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
-from enum import Enum
 from pathlib import Path
 from typing import Iterator
 
