@@ -64,7 +64,7 @@ class SimulationGroup:
     @property
     def billing(self) -> InputBilling:
         """How prompts are billed: the scenarios' input_billing (the same for the group), else the model's."""
-        return _billing(self.model, self.scenarios[0])
+        return self.model.billing(self.scenarios[0].input_billing)
 
     def grid(self) -> np.ndarray:
         return self.scenarios[0].grid()
@@ -94,7 +94,7 @@ def simulation_groups(sweep: SweepSpec) -> tuple[SimulationGroup, ...]:
         for scenario in sweep.scenarios:
             key = (
                 model.key, scenario.parallelism, scenario.k_max, scenario.k_grid, scenario.latency,
-                _billing(model, scenario),
+                model.billing(scenario.input_billing),
             )
             groups.setdefault(key, []).append(scenario)
     by_key = {m.key: m for m in sweep.models}
@@ -250,7 +250,3 @@ def check_memory(sweep: SweepSpec, limit_bytes: int = DEFAULT_MEMORY_LIMIT) -> N
                 f"{group.key} with {sweep.trials} trials needs {need / 2**30:.1f} GiB of statistics, "
                 f"over the memory limit of {limit_bytes / 2**30:.1f} GiB (INFSCALE_MEMORY_LIMIT_MB)",
             )
-
-
-def _billing(model: ModelSpec, scenario: ScenarioSpec) -> InputBilling:
-    return model.input_billing if scenario.input_billing is None else scenario.input_billing

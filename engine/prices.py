@@ -16,9 +16,6 @@ from typing import Mapping
 from infscale.engine.errors import SpecError
 from infscale.engine.specs import InputBilling, ModelSpec, SweepSpec
 
-PRICE_FIELDS = ("c_in", "c_out", "t_in", "t_out", "c_in_cached")
-
-
 @dataclass(frozen=True)
 class Prices:
     """One model's prices; `t_in`, `t_out` or `c_in_cached` None: the source does not say
@@ -67,7 +64,7 @@ def is_stale(model: ModelSpec, prices: Prices, billing: InputBilling | None = No
     scenario's (None: the model's own); a cached-input price only matters to a run billed
     `cached`, so a map that adds one does not recompute every run billed each or once."""
     repriced = reprice(model, prices)
-    if (billing or model.input_billing) is not InputBilling.CACHED:
+    if model.billing(billing) is not InputBilling.CACHED:
         repriced = replace(repriced, c_in_cached=model.c_in_cached)
     return repriced != model
 
@@ -104,7 +101,7 @@ def price_sweep(sweep: SweepSpec, prices: Mapping[str, Prices]) -> SweepSpec:
 def _bills_cached(model: ModelSpec, sweep: SweepSpec) -> bool:
     """Whether some scenario bills this model's repeated prompts at the cached price (a
     scenario's input_billing, when it has one, overrides the model's)."""
-    return any((s.input_billing or model.input_billing) is InputBilling.CACHED for s in sweep.scenarios)
+    return any(model.billing(s.input_billing) is InputBilling.CACHED for s in sweep.scenarios)
 
 
 def unpriced_models(sweep: SweepSpec) -> tuple[ModelSpec, ...]:

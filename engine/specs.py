@@ -148,9 +148,14 @@ class ModelSpec:
         """Whether each inference's time is its sample's latency_s (else t_fixed + t_in L_in + t_out L_out)."""
         return self.lengths is Lengths.EMPIRICAL and self.data is not None and self.data.latency_s is not None
 
+    def billing(self, scenario_billing: "InputBilling | None" = None) -> "InputBilling":
+        """How this model's repeated prompts are billed in a scenario: the scenario's
+        input_billing when it has one, else the model's own."""
+        return self.input_billing if scenario_billing is None else scenario_billing
+
     def input_price_after_first(self, billing: "InputBilling | None" = None) -> float:
         """$ per input token of inferences 2..k under `billing` (default: the model's own)."""
-        billing = self.input_billing if billing is None else billing
+        billing = self.billing(billing)
         if billing is InputBilling.ONCE:
             return 0.0
         if billing is InputBilling.CACHED:
