@@ -63,6 +63,11 @@ class Link:
         """Round trips made through the link so far, over all its connections."""
         return sum(t.round_trips for t in list(self._turns))
 
+    def open_connections(self) -> int:
+        """Connections the link still carries (one ends once either side has closed it and the
+        other side has been told)."""
+        return len(self._connections)
+
     def stop(self) -> None:
         async def close() -> None:
             if self._server is not None:

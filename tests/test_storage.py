@@ -257,6 +257,9 @@ def test_a_pooled_connection_the_server_closed_is_replaced_without_a_ping(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :name"
                 ), {"name": url.database}).scalar() >= 1
             wait_for(lambda: _no_backends(postgres_admin, url.database), 10, "the backend to end")
+            # The backend's end reaches the pooled connection through the link a moment later;
+            # until it has, nothing on the client's side can tell (the race any network has).
+            wait_for(lambda: link.open_connections() == 0, 10, "the link to pass the server's close on")
             assert store.sweeps() == []
     finally:
         link.stop()
